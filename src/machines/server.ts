@@ -1,0 +1,556 @@
+/**
+ * One SMTP server session (RFC 5321) as an XState v5 machine.
+ *
+ * The machine owns the protocol: which command is allowed when, syntax and sequence errors,
+ * counters, the AUTH and STARTTLS sub-dialogues, the DATA collector and pipelining order. It asks
+ * a `ServerBackend` (a persona, or `smtpd`'s configuration) at each hook what to answer.
+ *
+ * ## Driving it from a transport (a socket, or the simulated world)
+ *
+ *   const session = createActor(serverMachine, { input: { backend, peer }, clock });
+ *   session.on('reply', ({ reply }) => socket.write(formatReply(reply)));
+ *   session.on('starttls', ({ handshake }) => upgradeSocket(handshake)); // after the 220 is written
+ *   session.on('close', () => socket.end());
+ *   session.start();                        // the banner (or a 421/554) is emitted now
+ *   framer.push(bytes) -> for each FramedLine: session.send({ type: 'line', ...line });
+ *   after the handshake: session.send({ type: 'tls.established', info });  (or 'tls.failed')
+ *   socket closed by the peer: session.send({ type: 'disconnect' });
+ *
+ * Emitted events are synchronous, in wire order: write each `reply` as it comes. Every framed
+ * line goes in as one `line` event, whether it is a command, a DATA line or a SASL response;
+ * the machine knows which. Lines sent while a delayed reply is pending (a tarpit, a slow
+ * banner) are queued and handled in order once the reply is out (RFC 2920 §3: replies in the
+ * order of the commands). Delays are XState `after` delays: pass the world's clock (or
+ * XState's `SimulatedClock`) as `clock` and they run in virtual time.
+ */
+import { assign, enqueueActions, setup } from 'xstate';
+import type { Reply } from '../protocol/reply';
+import { Replies } from '../protocol/replies';
+import { MIN_RECIPIENTS_BUFFER } from '../protocol/limits';
+import { utf8Length } from '../protocol/utf8';
+import { isSaslCancel } from '../protocol/sasl';
+import type { DataCollector, FramedLine } from '../protocol/framing';
+import {
+  createQueueIdSource,
+  toHookAnswer,
+  type AuthResult,
+  type Envelope,
+  type Extensions,
+  type HookAnswer,
+  type PeerAddress,
+  type ReceivedMessage,
+  type SaslMechanism,
+  type ServerBackend,
+  type SessionFacts,
+  type TlsHandshakePlan,
+  type TlsInfo,
+} from './backend';
+import { commandTable, parseLine, type CommandPhase, type ParsedLine, type VerbName } from './commands';
+
+export interface ServerInput {
+  backend: ServerBackend;
+  peer: PeerAddress;
+  /** The connection is TLS from the first byte (port 465, RFC 8314 §3.3). */
+  implicitTls?: boolean | TlsInfo;
+  /** Syntax and sequence errors tolerated before "421 4.7.0" and close (default 10). */
+  maxBadCommands?: number;
+  /** Recipients per transaction before "452 4.5.3" (default 100, RFC 5321 §4.5.3.1.8). */
+  maxRecipients?: number;
+  /** Queue ids when the backend has no `newQueueId` (default: a deterministic source). */
+  queueIds?: () => string;
+}
+
+/** One framed line from the transport (`FramedLine` of protocol/framing.ts fits). */
+export interface LineEvent {
+  type: 'line';
+  /** The line without its ending. */
+  text: string;
+  /** How the line ended on the wire: CRLF, or a bare LF. */
+  ending: 'crlf' | 'lf';
+  /** The line was longer than the framer's limit (its text is cut). */
+  tooLong?: boolean;
+  /** Octets of the line on the wire without the ending; computed from `text` when absent. */
+  octets?: number;
+}
+
+export type ServerEvent =
+  | LineEvent
+  | { type: 'tls.established'; info?: TlsInfo }
+  | { type: 'tls.failed'; reason: string }
+  | { type: 'disconnect' };
+
+export type CloseReason =
+  | 'quit'
+  /** A 421 (or a 554/521 banner): the server ends the session (RFC 5321 §3.8). */
+  | 'server'
+  | 'too-many-errors'
+  /** The backend dropped the line without a word (flaky). */
+  | 'dropped'
+  | 'tls-failed';
+
+export type ServerEmitted =
+  | { type: 'reply'; reply: Reply }
+  /** The 220 to STARTTLS is out: run the handshake now, then send `tls.established`. */
+  | { type: 'starttls'; handshake: TlsHandshakePlan }
+  | { type: 'close'; reason: CloseReason }
+  /** A message was accepted (after the final 250 went out). For logs and the world. */
+  | { type: 'accepted'; queueId: string; envelope: Envelope; message: ReceivedMessage };
+
+/** The resting states a session can be in, as named in the machine (and the UI's state view). */
+export type Phase = CommandPhase | 'data' | 'auth' | 'tlsHandshake' | 'closed';
+
+/** What the last input led to: what goes on the wire, after how long, and where we go next. */
+export interface Outcome {
+  emits: ServerEmitted[];
+  next: Phase;
+  delayMs: number;
+  /** The command succeeded (2xx/3xx reply, connection kept): its effects apply. */
+  positive?: boolean;
+}
+
+/** An AUTH exchange in progress (RFC 4954 §4). */
+export interface AuthExchange {
+  mechanism: SaslMechanism;
+  /** What the next client line is: the PLAIN response, or LOGIN's user name or password. */
+  expecting: 'plain' | 'username' | 'password';
+  username?: string;
+}
+
+export interface ServerContext {
+  backend: ServerBackend;
+  maxBadCommands: number;
+  maxRecipients: number;
+  queueIds: () => string;
+  facts: SessionFacts;
+  envelope?: Envelope;
+  /** RCPT commands refused in this transaction: DATA then says 554, not 503 (RFC 5321 §3.3). */
+  refusedRecipients: number;
+  badCommands: number;
+  auth?: AuthExchange;
+  /**
+   * The DATA collector (protocol/framing.ts) while in `data`. It is the one mutable part of the
+   * context: a message can have a hundred thousand lines, and copying it per line would not do.
+   */
+  data?: DataCollector;
+  outcome: Outcome;
+  /** Lines that arrived while a delayed reply was pending, oldest first. */
+  heldLines: LineEvent[];
+}
+
+// ─── Helpers ──────────────────────────────────────────────────────────────────────────────
+
+function emitReply(reply: Reply): ServerEmitted {
+  return { type: 'reply', reply };
+}
+
+function freshFacts(peer: PeerAddress, tls: boolean, tlsInfo: TlsInfo | undefined, messagesAccepted: number): SessionFacts {
+  return { peer, tls, ...(tlsInfo ? { tlsInfo } : {}), esmtp: false, messagesAccepted };
+}
+
+function extensionsOf(context: ServerContext): Extensions {
+  const offered = context.backend.extensions(context.facts);
+  // RFC 3207 §4.2: STARTTLS "MUST NOT" be advertised once TLS is up.
+  return context.facts.tls ? { ...offered, starttls: false } : offered;
+}
+
+/** The octet count of a line event (without its ending). */
+function lineOctets(line: LineEvent): number {
+  return line.octets ?? utf8Length(line.text);
+}
+
+/**
+ * Turn a backend answer into an outcome. `success` says where to go on a 2xx/3xx reply,
+ * `failure` on 4xx/5xx. Any 421 closes the connection (RFC 5321 §3.8), as does `close`.
+ */
+function fromAnswer(answer: HookAnswer, defaultReply: Reply, success: Phase, failure: Phase, extra: ServerEmitted[] = []): Outcome {
+  const reply = answer.reply ?? defaultReply;
+  const delayMs = Math.max(0, answer.delayMs ?? 0);
+  if (answer.silent) {
+    return { emits: [{ type: 'close', reason: 'dropped' }], next: 'closed', delayMs };
+  }
+  const closes = answer.close === true || reply.code === 421;
+  const next = closes ? 'closed' : reply.code < 400 ? success : failure;
+  const emits: ServerEmitted[] = [emitReply(reply)];
+  if (reply.code < 400) emits.push(...extra);
+  if (closes) emits.push({ type: 'close', reason: 'server' });
+  return { emits, next, delayMs, positive: !closes && reply.code < 400 };
+}
+
+function accepted(reply: Reply): boolean {
+  return reply.code < 400;
+}
+
+/** The phase a session returns to after its transaction ends or fails to start. */
+function idlePhase(context: ServerContext): CommandPhase {
+  return context.facts.heloName === undefined ? 'waitingForHelo' : 'ready';
+}
+
+/**
+ * A client error (syntax, sequence): counted, and past `maxBadCommands` the session ends with
+ * 421 4.7.0 instead of the error (as Postfix's smtpd_hard_error_limit and smtp-server's
+ * "too many unrecognized commands" do).
+ */
+function clientError(context: ServerContext, reply: Reply, stay: Phase): Pick<ServerContext, 'badCommands' | 'outcome'> {
+  const badCommands = context.badCommands + 1;
+  if (badCommands >= context.maxBadCommands) {
+    return {
+      badCommands,
+      outcome: {
+        emits: [emitReply(Replies.tooManyErrors(context.backend.hostname)), { type: 'close', reason: 'too-many-errors' }],
+        next: 'closed',
+        delayMs: 0,
+      },
+    };
+  }
+  return { badCommands, outcome: { emits: [emitReply(reply)], next: stay, delayMs: 0 } };
+}
+
+/** Cache of parsed lines, so the guards and the handler read one parse per line event. */
+const parsedLines = new WeakMap<LineEvent, ParsedLine>();
+function parsed(event: LineEvent): ParsedLine {
+  let result = parsedLines.get(event);
+  if (!result) {
+    result = parseLine(event.text);
+    parsedLines.set(event, result);
+  }
+  return result;
+}
+
+function asLine(event: ServerEvent): LineEvent {
+  if (event.type !== 'line') throw new Error(`expected a line event, got ${event.type}`);
+  return event;
+}
+
+/** Commands of a mail transaction: what TLS-only and AUTH-only policies guard. */
+const TRANSACTION_VERBS: ReadonlySet<VerbName> = new Set(['MAIL', 'RCPT', 'DATA']);
+
+// ─── Decisions (each returns the context changes, always including an `outcome`) ─────────
+
+type Decision = Partial<ServerContext> & { outcome: Outcome };
+
+function decideGreeting(context: ServerContext): Decision {
+  const answer = toHookAnswer(context.backend.onConnect?.(context.facts));
+  const outcome = fromAnswer(answer, Replies.greeting(context.backend.hostname), 'waitingForHelo', 'closed');
+  // A banner that is not 220 (421, 554, 521) refuses the session: close after it (RFC 5321 §3.1).
+  if (outcome.next === 'closed' && !outcome.emits.some((e) => e.type === 'close')) {
+    outcome.emits.push({ type: 'close', reason: 'server' });
+  }
+  return { outcome };
+}
+
+/** Run a command through the command table. Guards have already passed. */
+function decideCommand(context: ServerContext, line: LineEvent, phase: CommandPhase): Decision {
+  const result = parsed(line);
+  if (!result.ok) return clientError(context, result.reply, phase);
+  const spec = commandTable[result.command.verb];
+  return spec.handle(context, result.command as never, phase, helpers, line);
+}
+
+/** A line event as the framer's `FramedLine` (octets computed when the transport left them out). */
+function framed(line: LineEvent): FramedLine {
+  return { text: line.text, ending: line.ending, tooLong: line.tooLong === true, octets: lineOctets(line) };
+}
+
+function decideEndOfData(context: ServerContext): Decision {
+  const collected = context.data!.result();
+  const envelope = context.envelope!;
+  const limit = extensionsOf(context).size ?? 0;
+  const base = { data: undefined, envelope: undefined, refusedRecipients: 0 } satisfies Partial<ServerContext>;
+  const ready = idlePhase(context);
+  if (collected.tooBig) {
+    // RFC 1870 §6.2: the message turned out bigger than the limit: 552 5.3.4, nothing kept.
+    return { ...base, outcome: { emits: [emitReply(Replies.messageTooBig(limit))], next: ready, delayMs: 0 } };
+  }
+  if (collected.lineTooLong) {
+    // RFC 5321 §4.5.3.1.6: text lines are at most 1000 octets with their CRLF.
+    return { ...base, outcome: { emits: [emitReply(Replies.textLineTooLong())], next: ready, delayMs: 0 } };
+  }
+  const queueId = context.backend.newQueueId?.() ?? context.queueIds();
+  const message: ReceivedMessage = { queueId, text: collected.message, octets: collected.sizeOctets };
+  const answer = toHookAnswer(context.backend.onData?.(message, envelope, context.facts));
+  const reply = answer.reply ?? Replies.queued(queueId);
+  const taken = !answer.silent && accepted(reply);
+  const outcome = fromAnswer(answer, Replies.queued(queueId), ready, ready, [{ type: 'accepted', queueId, envelope, message }]);
+  return {
+    ...base,
+    facts: taken ? { ...context.facts, messagesAccepted: context.facts.messagesAccepted + 1 } : context.facts,
+    outcome,
+  };
+}
+
+/** A line of the AUTH exchange (RFC 4954 §4). */
+function decideAuthLine(context: ServerContext, line: LineEvent): Decision {
+  const exchange = context.auth!;
+  const back = idlePhase(context);
+  const end = (reply: Reply): Decision => ({ auth: undefined, outcome: { emits: [emitReply(reply)], next: back, delayMs: 0 } });
+  if (line.tooLong) return end(Replies.authLineTooLong());
+  // RFC 4954 §4: "If the client wishes to cancel the authentication exchange, it issues a line
+  // with a single '*'. If the server receives such a response, it MUST reject the AUTH command
+  // by sending a 501 reply."
+  if (isSaslCancel(line.text)) return end(Replies.authCancelled());
+  return helpers.continueAuth(context, exchange, line.text.trim());
+}
+
+/** The tools the command handlers of commands.ts share with the rest of the machine. */
+export interface HandlerHelpers {
+  extensionsOf(context: ServerContext): Extensions;
+  fromAnswer: typeof fromAnswer;
+  clientError: typeof clientError;
+  idlePhase: typeof idlePhase;
+  emitReply: typeof emitReply;
+  continueAuth(context: ServerContext, exchange: AuthExchange, response: string): Decision;
+  finishAuth(context: ServerContext, mechanism: SaslMechanism, username: string, password: string): Decision;
+}
+
+function finishAuth(context: ServerContext, mechanism: SaslMechanism, username: string, password: string): Decision {
+  const back = idlePhase(context);
+  const verdict: AuthResult = context.backend.authenticate?.(mechanism, username, password, context.facts) ?? false;
+  const acceptedNow = typeof verdict === 'boolean' ? verdict : verdict.accepted;
+  const answer: HookAnswer =
+    typeof verdict === 'boolean'
+      ? {}
+      : { ...(verdict.reply ? { reply: verdict.reply } : {}), ...(verdict.delayMs ? { delayMs: verdict.delayMs } : {}) };
+  const outcome = fromAnswer(answer, acceptedNow ? Replies.authSucceeded() : Replies.authFailed(), back, back);
+  return {
+    auth: undefined,
+    facts: acceptedNow ? { ...context.facts, authenticatedUser: username } : context.facts,
+    outcome,
+  };
+}
+
+const helpers: HandlerHelpers = {
+  extensionsOf,
+  fromAnswer,
+  clientError,
+  idlePhase,
+  emitReply,
+  finishAuth,
+  continueAuth: (context, exchange, response) => {
+    // The SASL steps live beside the AUTH command in the command table.
+    return commandTable.AUTH.continueExchange!(context, exchange, response, helpers);
+  },
+};
+
+// ─── The machine ──────────────────────────────────────────────────────────────────────────
+
+const COMMAND_PHASES = ['waitingForHelo', 'ready', 'mail', 'rcpt'] as const satisfies readonly CommandPhase[];
+const ROUTES = [...COMMAND_PHASES, 'data', 'auth', 'tlsHandshake', 'closed'] as const satisfies readonly Phase[];
+
+/**
+ * The checks every command line goes through, in this fixed order (as smtp-server's
+ * `_onCommand` does them): too long, unparseable, out of sequence, TLS required, AUTH required,
+ * not offered, and only then the command's handler. The first that matches answers.
+ */
+function commandLineTransitions(phase: CommandPhase) {
+  const params = { phase };
+  return [
+    { guard: 'commandLineTooLong', actions: { type: 'rejectLongLine', params }, target: '#server.respond' },
+    { guard: 'commandUnparseable', actions: { type: 'runCommand', params }, target: '#server.respond' },
+    { guard: { type: 'outOfSequence', params }, actions: { type: 'rejectOutOfSequence', params }, target: '#server.respond' },
+    { guard: 'tlsRequired', actions: { type: 'requireTls', params }, target: '#server.respond' },
+    { guard: 'authRequired', actions: { type: 'requireAuth', params }, target: '#server.respond' },
+    { guard: 'notOffered', actions: { type: 'rejectNotOffered', params }, target: '#server.respond' },
+    { actions: { type: 'runCommand', params }, target: '#server.respond' },
+  ] as const;
+}
+
+export const serverMachine = setup({
+  types: {
+    context: {} as ServerContext,
+    events: {} as ServerEvent,
+    input: {} as ServerInput,
+    emitted: {} as ServerEmitted,
+  },
+  guards: {
+    /**
+     * RFC 5321 §4.5.3.1.4: the framer cut a line over its limit. (A line the framer passed but
+     * that is still over 512 octets, or 12288 for AUTH per RFC 4954 §4, is caught by the parser.)
+     */
+    commandLineTooLong: ({ event }) => asLine(event).tooLong === true,
+    commandUnparseable: ({ event }) => !parsed(asLine(event)).ok,
+    /** The command table says where each verb is allowed (RFC 5321 §4.1.4 on order). */
+    outOfSequence: ({ context, event }, params: { phase: CommandPhase }) => {
+      const result = parsed(asLine(event));
+      if (!result.ok) return false;
+      return commandTable[result.command.verb].sequenceError(context, params.phase) !== undefined;
+    },
+    /** RFC 3207 §4: a server may refuse mail (and RFC 4954 §4 AUTH) until STARTTLS. */
+    tlsRequired: ({ context, event }) => {
+      const result = parsed(asLine(event));
+      if (!result.ok || context.facts.tls) return false;
+      const policy = context.backend.policy ?? {};
+      if (result.command.verb === 'AUTH') return policy.tlsRequiredForAuth === true;
+      return policy.tlsRequiredForMail === true && TRANSACTION_VERBS.has(result.command.verb);
+    },
+    /** RFC 6409 §4.3 / RFC 4954 §6: submission servers take mail only from authenticated users. */
+    authRequired: ({ context, event }) => {
+      const result = parsed(asLine(event));
+      if (!result.ok || context.facts.authenticatedUser !== undefined) return false;
+      return context.backend.policy?.authRequiredForMail === true && TRANSACTION_VERBS.has(result.command.verb);
+    },
+    /** STARTTLS and AUTH only when this session's EHLO offered them. */
+    notOffered: ({ context, event }) => {
+      const result = parsed(asLine(event));
+      if (!result.ok) return false;
+      return commandTable[result.command.verb].notOffered?.(context, extensionsOf(context)) !== undefined;
+    },
+    /** RFC 5321 §4.1.1.4: the data ends with "<CRLF>.<CRLF>", nothing else (unless lenient). */
+    endOfData: ({ context, event }) => context.data!.isEndOfData(framed(asLine(event))),
+    outcomeDelayed: ({ context }) => context.outcome.delayMs > 0,
+    nextIs: ({ context }, params: { phase: Phase }) => context.outcome.next === params.phase,
+  },
+  actions: {
+    decideGreeting: assign(({ context }) => decideGreeting(context)),
+    rejectLongLine: assign(({ context }, params: { phase: CommandPhase }) => clientError(context, Replies.lineTooLong(), params.phase)),
+    rejectOutOfSequence: assign(({ context, event }, params: { phase: CommandPhase }) => {
+      const result = parsed(asLine(event));
+      const reply = result.ok ? commandTable[result.command.verb].sequenceError(context, params.phase)! : result.reply;
+      return clientError(context, reply, params.phase);
+    }),
+    requireTls: assign(({ context, event }, params: { phase: CommandPhase }) => {
+      const result = parsed(asLine(event));
+      const policy = context.backend.policy ?? {};
+      const reply =
+        result.ok && result.command.verb === 'AUTH' && policy.authBeforeTlsReply === 538
+          ? Replies.encryptionRequiredForMechanism()
+          : Replies.encryptionRequired();
+      return { outcome: { emits: [emitReply(reply)], next: params.phase, delayMs: 0 } };
+    }),
+    requireAuth: assign((_, params: { phase: CommandPhase }) => ({
+      outcome: { emits: [emitReply(Replies.authNeededToSend())], next: params.phase, delayMs: 0 },
+    })),
+    rejectNotOffered: assign(({ context, event }, params: { phase: CommandPhase }) => {
+      const result = parsed(asLine(event));
+      const reply = result.ok ? commandTable[result.command.verb].notOffered!(context, extensionsOf(context))! : result.reply;
+      return clientError(context, reply, params.phase);
+    }),
+    runCommand: assign(({ context, event }, params: { phase: CommandPhase }) => decideCommand(context, asLine(event), params.phase)),
+    collectDataLine: ({ context, event }) => {
+      context.data!.push(framed(asLine(event)));
+    },
+    finishData: assign(({ context }) => decideEndOfData(context)),
+    continueAuth: assign(({ context, event }) => decideAuthLine(context, asLine(event))),
+    holdLine: assign(({ context, event }) => ({ heldLines: [...context.heldLines, asLine(event)] })),
+    /** Write what the outcome says, in order. */
+    emitOutcome: enqueueActions(({ context, enqueue }) => {
+      const enhanced = extensionsOf(context).enhancedStatusCodes === true;
+      for (const item of context.outcome.emits) {
+        if (item.type === 'reply' && !enhanced && item.reply.enhanced !== undefined) {
+          // RFC 2034: enhanced codes belong to servers that advertise ENHANCEDSTATUSCODES.
+          const { enhanced: _dropped, ...plain } = item.reply;
+          enqueue.emit({ type: 'reply', reply: plain });
+        } else {
+          enqueue.emit(item);
+        }
+      }
+    }),
+    /** Lines held during a delay go back in, in arrival order, ahead of anything new. */
+    releaseHeldLines: enqueueActions(({ context, enqueue }) => {
+      if (context.heldLines.length === 0) return;
+      for (const line of context.heldLines) enqueue.raise(line);
+      enqueue.assign({ heldLines: [] });
+    }),
+    /** RFC 3207 §4.2: after the handshake the session starts over; nothing from before counts. */
+    startTlsSession: assign(({ context, event }) => {
+      const info = event.type === 'tls.established' ? event.info : undefined;
+      return {
+        facts: freshFacts(context.facts.peer, true, info, context.facts.messagesAccepted),
+        envelope: undefined,
+        auth: undefined,
+        refusedRecipients: 0,
+        heldLines: [],
+      };
+    }),
+    tlsFailed: assign({
+      outcome: () => ({ emits: [{ type: 'close', reason: 'tls-failed' } as ServerEmitted], next: 'closed' as Phase, delayMs: 0 }),
+    }),
+    notifyDisconnect: ({ context }) => context.backend.onDisconnect?.(context.facts),
+  },
+  delays: {
+    heldReplyDelay: ({ context }) => context.outcome.delayMs,
+  },
+}).createMachine({
+  id: 'server',
+  context: ({ input }) => {
+    const tls = input.implicitTls !== undefined && input.implicitTls !== false;
+    const tlsInfo = typeof input.implicitTls === 'object' ? input.implicitTls : undefined;
+    return {
+      backend: input.backend,
+      maxBadCommands: input.maxBadCommands ?? 10,
+      maxRecipients: input.maxRecipients ?? MIN_RECIPIENTS_BUFFER,
+      queueIds: input.queueIds ?? createQueueIdSource(),
+      facts: freshFacts(input.peer, tls, tlsInfo, 0),
+      refusedRecipients: 0,
+      badCommands: 0,
+      outcome: { emits: [], next: 'waitingForHelo', delayMs: 0 },
+      heldLines: [],
+    };
+  },
+  initial: 'greeting',
+  on: {
+    disconnect: { target: '.closed' },
+  },
+  states: {
+    /** RFC 5321 §3.1: the server speaks first, 220 (or 421/554 and close). */
+    greeting: {
+      always: { target: 'respond', actions: 'decideGreeting' },
+    },
+    waitingForHelo: { on: { line: commandLineTransitions('waitingForHelo') } },
+    ready: { on: { line: commandLineTransitions('ready') } },
+    /** MAIL accepted, no recipient yet. */
+    mail: { on: { line: commandLineTransitions('mail') } },
+    /** At least one recipient accepted. */
+    rcpt: { on: { line: commandLineTransitions('rcpt') } },
+    /** After 354: every line is message content until <CRLF>.<CRLF>. */
+    data: {
+      on: {
+        line: [{ guard: 'endOfData', actions: 'finishData', target: 'respond' }, { actions: 'collectDataLine' }],
+      },
+    },
+    /** After a 334: the next line is the client's SASL response. */
+    auth: {
+      on: { line: { actions: 'continueAuth', target: 'respond' } },
+    },
+    /**
+     * After "220 Ready to start TLS": the transport runs the handshake. Plaintext lines that
+     * arrive now were pipelined behind STARTTLS; they are dropped unread (RFC 3207 §4.2, and
+     * the command-injection flaw of CVE-2011-0411).
+     */
+    tlsHandshake: {
+      on: {
+        line: {},
+        'tls.established': { target: 'waitingForHelo', actions: 'startTlsSession' },
+        'tls.failed': { target: 'deliver', actions: 'tlsFailed' },
+      },
+    },
+    /** Transient: decide whether the outcome goes out now or after a delay. */
+    respond: {
+      always: [{ guard: 'outcomeDelayed', target: 'holding' }, { target: 'deliver' }],
+    },
+    /** A reply is pending (tarpit, slow banner): lines are held, in order, until it is out. */
+    holding: {
+      after: { heldReplyDelay: 'deliver' },
+      on: { line: { actions: 'holdLine' } },
+    },
+    /** Transient: write the outcome, go where it says, then replay any held lines. */
+    deliver: {
+      entry: 'emitOutcome',
+      always: ROUTES.map((phase) => ({
+        guard: { type: 'nextIs' as const, params: { phase } },
+        target: phase,
+        actions: 'releaseHeldLines' as const,
+      })),
+    },
+    closed: {
+      type: 'final',
+      entry: 'notifyDisconnect',
+    },
+  },
+});
+
+export type ServerMachine = typeof serverMachine;
+
+/** The resting state names, for tests and the UI's state view. */
+export const SERVER_STATES = ['waitingForHelo', 'ready', 'mail', 'rcpt', 'data', 'auth', 'tlsHandshake', 'holding', 'closed'] as const;
+
+export type { Decision };
