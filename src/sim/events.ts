@@ -1,0 +1,80 @@
+/**
+ * The world's event log: everything that happens on the simulated network, stamped with virtual
+ * time and the host it happened at. The transcript, the sequence diagram, the delivery
+ * timeline and lesson goals all read this one append-only record.
+ */
+
+/** A reply as it crossed the wire; structurally the protocol's `Reply`. */
+export interface ReplyData {
+  code: number;
+  enhanced?: string;
+  lines: string[];
+}
+
+export type WorldEventBody =
+  | { kind: 'dns-query'; name: string; type: string; status: 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL'; answers: string[] }
+  | { kind: 'connection'; connectionId: string; client: string; port: number; outcome: 'connected' | 'refused' | 'timeout' | 'closed' }
+  | { kind: 'command'; connectionId: string; line: string }
+  | { kind: 'reply'; connectionId: string; reply: ReplyData }
+  | { kind: 'tls'; connectionId: string; step: 'starttls' | 'handshake' | 'established' | 'failed'; detail: string }
+  | { kind: 'delivery-attempt'; messageId: string; recipients: string[]; attempt: number; target: string }
+  | { kind: 'deferral'; messageId: string; recipients: string[]; reason: string; retryAt: number }
+  | { kind: 'bounce'; messageId: string; recipients: string[]; status: string; reason: string }
+  | { kind: 'delivery'; messageId: string; recipient: string; mailbox: string };
+
+export type WorldEventKind = WorldEventBody['kind'];
+
+/** What callers append: the event, the virtual time and the host it concerns. */
+export type WorldEventInput = WorldEventBody & {
+  /** Virtual time (ms since 1970). */
+  at: number;
+  /** The host the event happened at (the server for wire events, the sending MTA for queue events). */
+  host: string;
+};
+
+/** A logged event: the input plus its position in the log. */
+export type WorldEvent = WorldEventInput & { seq: number };
+
+export type WorldEventOf<K extends WorldEventKind> = Extract<WorldEvent, { kind: K }>;
+
+export type EventListener = (event: WorldEvent) => void;
+
+export class EventLog {
+  private events: WorldEvent[] = [];
+  private listeners = new Set<EventListener>();
+
+  /** Append an event; listeners hear it at once. Events are frozen: the log is a record, not a state. */
+  append(input: WorldEventInput): WorldEvent {
+    const event = Object.freeze({ ...input, seq: this.events.length + 1 }) as WorldEvent;
+    this.events.push(event);
+    for (const listener of [...this.listeners]) listener(event);
+    return event;
+  }
+
+  /** Every event so far, oldest first. */
+  all(): readonly WorldEvent[] {
+    return this.events;
+  }
+
+  /** Events after sequence number `seq` (for readers that poll). */
+  since(seq: number): WorldEvent[] {
+    return this.events.slice(Math.max(0, seq));
+  }
+
+  /** Events of one kind. */
+  ofKind<K extends WorldEventKind>(kind: K): WorldEventOf<K>[] {
+    return this.events.filter((e): e is WorldEventOf<K> => e.kind === kind);
+  }
+
+  get size(): number {
+    return this.events.length;
+  }
+
+  /** Hear every event appended from now on; returns the unsubscribe function. */
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+}
