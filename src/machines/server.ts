@@ -26,7 +26,7 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import type { Reply } from '../protocol/reply';
 import { Replies } from '../protocol/replies';
-import { MIN_RECIPIENTS_BUFFER } from '../protocol/limits';
+import { MAX_AUTH_LINE_OCTETS, MIN_RECIPIENTS_BUFFER } from '../protocol/limits';
 import { utf8Length } from '../protocol/utf8';
 import { isSaslCancel } from '../protocol/sasl';
 import type { DataCollector, FramedLine } from '../protocol/framing';
@@ -283,7 +283,9 @@ function decideAuthLine(context: ServerContext, line: LineEvent): Decision {
   const exchange = context.auth!;
   const back = idlePhase(context);
   const end = (reply: Reply): Decision => ({ auth: undefined, outcome: { emits: [emitReply(reply)], next: back, delayMs: 0 } });
-  if (line.tooLong) return end(Replies.authLineTooLong());
+  // RFC 4954 §4 lets a SASL response line reach 12288 octets, far beyond the framer's 1000-octet
+  // text-line flag, so the length is judged here from the octet count, not from `tooLong`.
+  if (lineOctets(line) + 2 > MAX_AUTH_LINE_OCTETS) return end(Replies.authLineTooLong());
   // RFC 4954 §4: "If the client wishes to cancel the authentication exchange, it issues a line
   // with a single '*'. If the server receives such a response, it MUST reject the AUTH command
   // by sending a 501 reply."

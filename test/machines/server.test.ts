@@ -384,6 +384,16 @@ describe('AUTH (RFC 4954)', () => {
     expect(s.actor.getSnapshot().context.facts.authenticatedUser).toBeUndefined();
   });
 
+  it('a SASL response longer than a text line (up to 12288 octets, RFC 4954 §4) is read, not refused as too long', () => {
+    const s = overTls(auth());
+    // RFC 4616 §2 allows 255 octets for each of authzid, user and password: 1024 base64 characters.
+    const response = encodePlain('u'.repeat(255), 'p'.repeat(255), 'z'.repeat(255));
+    expect(response.length).toBeGreaterThan(1000);
+    // The framer flags lines over 1000 octets; the AUTH exchange must judge by its own limit.
+    expect(codes(s.send('AUTH PLAIN', line(response, 'crlf', { tooLong: true, octets: response.length })))).toEqual(['334', '535 5.7.8']);
+    expect(codes(s.send('AUTH PLAIN', line('x'.repeat(12_300), 'crlf', { tooLong: true, octets: 12_300 })))).toEqual(['334', '500 5.5.6']);
+  });
+
   it('"*" cancels with 501 5.0.0; bad base64 is 501 5.5.2; an unknown mechanism 504 5.5.4', () => {
     const s = overTls(auth());
     expect(codes(s.send('AUTH LOGIN', '*'))).toEqual(['334', '501 5.0.0']);
