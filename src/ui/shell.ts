@@ -1,0 +1,532 @@
+/**
+ * The terminal's shell: parses the commands people really type (`dig`, `telnet`, `nc`,
+ * `openssl s_client`, ...) into typed values. Pure: it runs nothing and knows no world; the
+ * caller decides who answers each command. Errors are one or two short lines a learner can act
+ * on, with a "did you mean" when a name is close to a known one.
+ */
+
+export const DNS_TYPES = ['MX', 'A', 'AAAA', 'TXT', 'TLSA'] as const;
+export type DnsType = (typeof DNS_TYPES)[number];
+
+export type ConnectTool = 'telnet' | 'nc' | 'openssl';
+/** How TLS starts: never, after the STARTTLS command (RFC 3207), or at once (RFC 8314, port 465). */
+export type TlsStart = 'none' | 'starttls' | 'implicit';
+
+export type SendPace = { readonly mode: 'step' } | { readonly mode: 'play'; readonly speed: number };
+
+export type ShellCommand =
+  | { readonly name: 'empty' }
+  | { readonly name: 'dig'; readonly short: boolean; readonly type: DnsType; readonly domain: string; readonly server?: string }
+  | {
+      readonly name: 'connect';
+      readonly tool: ConnectTool;
+      readonly host: string;
+      readonly port: number;
+      readonly tls: TlsStart;
+      /** Whether line ends are sent as CRLF (telnet always does; `nc -C` and `openssl -crlf` ask for it). */
+      readonly crlf: boolean;
+      readonly servername?: string;
+      /** A hint shown before connecting, when the command will probably not do what was meant. */
+      readonly warning?: string;
+    }
+  | {
+      readonly name: 'send';
+      readonly from: string;
+      readonly to: readonly string[];
+      readonly subject?: string;
+      readonly pace: SendPace;
+    }
+  | { readonly name: 'personas' }
+  | { readonly name: 'world' }
+  /** `advanceMs` null: show the virtual clock without moving it. */
+  | { readonly name: 'clock'; readonly advanceMs: number | null }
+  | { readonly name: 'mailbox'; readonly address: string }
+  | { readonly name: 'help'; readonly topic?: string }
+  | { readonly name: 'clear' }
+  | { readonly name: 'reset' }
+  | { readonly name: 'mode'; readonly mode: 'sim' | 'real' }
+  | { readonly name: 'history' }
+  | { readonly name: 'export' };
+
+export type ShellCommandName = Exclude<ShellCommand['name'], 'empty' | 'connect'> | 'telnet' | 'nc' | 'openssl';
+
+export type ShellParse =
+  | { readonly ok: true; readonly command: ShellCommand }
+  | { readonly ok: false; readonly error: string; readonly suggestion?: string };
+
+interface CommandSpec {
+  readonly syntax: string;
+  readonly summary: string;
+  readonly example: string;
+  readonly parse: (args: readonly string[]) => ShellParse;
+}
+
+const ok = (command: ShellCommand): ShellParse => ({ ok: true, command });
+const fail = (error: string, suggestion?: string): ShellParse =>
+  suggestion === undefined ? { ok: false, error } : { ok: false, error, suggestion };
+
+// ---------------------------------------------------------------------------------------------
+// Words
+
+/** Splits a line into words as a POSIX shell would for these commands: quotes and backslashes. */
+export function tokenize(line: string): { readonly words: string[] } | { readonly error: string } {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quote) {
+      if (ch === quote) quote = null;
+      else if (ch === '\\' && quote === '"' && i + 1 < line.length && /["\\$`]/.test(line[i + 1])) word += line[++i];
+      else word += ch;
+      continue;
+    }
+    if (ch === '"' || ch === "'") {
+      quote = ch;
+      inWord = true;
+    } else if (ch === '\\' && i + 1 < line.length) {
+      word += line[++i];
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += ch;
+      inWord = true;
+    }
+  }
+  if (quote) return { error: `A ${quote === '"' ? 'double' : 'single'} quote is not closed.` };
+  if (inWord) words.push(word);
+  return { words };
+}
+
+/** Edit distance counting a swap of two neighbours as one edit (typists swap letters: "dgi"). */
+export function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The closest known word within two edits (one for very short words), if any. */
+export function closest(word: string, known: readonly string[]): string | undefined {
+  const limit = word.length <= 3 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of known) {
+    const d = distance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+const HOST = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/;
+const IPV6 = /^[0-9A-Fa-f:.]+$/;
+
+export function isHostName(text: string): boolean {
+  return HOST.test(text) || IPV4.test(text);
+}
+
+function parsePort(text: string, example: string): number | string {
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    return `"${text}" is not a port: a port is a number from 1 to 65535 (mail uses 25, 465 and 587). Example: ${example}`;
+  }
+  return Number(text);
+}
+
+/** A mailbox the way people write it on the command line: `local@domain`, angle brackets allowed. */
+function parseAddress(text: string, option: string): string | { error: string } {
+  const address = text.replace(/^<(.*)>$/, '$1');
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || at === address.length - 1 || /\s/.test(address)) {
+    return { error: `${option} needs an address like alice@example.com, not "${text}".` };
+  }
+  const domain = address.slice(at + 1);
+  // RFC 5321 §4.1.3: an address literal such as [192.0.2.1] is also a domain.
+  if (!isHostName(domain) && !/^\[[^\]]+\]$/.test(domain) && !/^[^\x00-\x7f.]+(\.[^\x00-\x7f.]+|\.[A-Za-z0-9-]+)*$/.test(domain)) {
+    return { error: `"${domain}" is not a domain name (in ${text}).` };
+  }
+  return address;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** `+30m`, `+5d`, `+1h30m` in milliseconds, or an error. */
+export function parseDuration(text: string): number | { error: string } {
+  const body = text.replace(/^\+/, '');
+  if (/^\d+$/.test(body)) {
+    return { error: `"${text}" needs a unit: s, m, h, d or w. Example: clock +${body}m` };
+  }
+  if (!/^(\d+[smhdw])+$/.test(body)) {
+    return { error: `"${text}" is not a duration. Examples: clock +30m, clock +5d, clock +1h30m` };
+  }
+  let total = 0;
+  for (const [, amount, unit] of body.matchAll(/(\d+)([smhdw])/g)) total += Number(amount) * DURATION_UNITS[unit];
+  if (total > 60 * DURATION_UNITS.d) return { error: 'The clock moves at most 60 days at a time.' };
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+function parseDig(args: readonly string[]): ShellParse {
+  let short = false;
+  let type: DnsType | undefined;
+  let server: string | undefined;
+  const names: string[] = [];
+  const usage = 'Example: dig MX example.net';
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const upper = arg.toUpperCase();
+    if (arg === '+short') short = true;
+    else if (arg.startsWith('+')) {
+      return fail(`dig here knows only the +short option, not ${arg}.`, closest(arg, ['+short']));
+    } else if (arg === '-t') {
+      const next = args[++i];
+      if (!next) return fail(`-t needs a record type: ${DNS_TYPES.join(', ')}.`);
+      if (!(DNS_TYPES as readonly string[]).includes(next.toUpperCase())) {
+        return fail(`This world's DNS answers ${DNS_TYPES.join(', ')} records, not ${next}.`);
+      }
+      type = next.toUpperCase() as DnsType;
+    } else if (arg.startsWith('@')) server = arg.slice(1);
+    else if (arg.startsWith('-')) return fail(`dig here does not take ${arg}. ${usage}`);
+    else if ((DNS_TYPES as readonly string[]).includes(upper) && (type === undefined || names.length > 0 || i < args.length - 1)) {
+      if (type !== undefined) return fail(`Give one record type, not ${type} and ${upper}. ${usage}`);
+      type = upper as DnsType;
+    } else if (['NS', 'SOA', 'CNAME', 'PTR', 'SRV', 'CAA', 'ANY', 'SPF', 'DS', 'DNSKEY', 'HTTPS', 'SVCB'].includes(upper)) {
+      return fail(`This world's DNS answers ${DNS_TYPES.join(', ')} records, not ${upper}.`);
+    } else names.push(arg);
+  }
+  if (names.length === 0) return fail(`dig needs a name to look up. ${usage}`);
+  if (names.length > 1) return fail(`dig looks up one name at a time, not ${names.join(' and ')}. ${usage}`);
+  const domain = names[0];
+  if (!isHostName(domain)) return fail(`"${domain}" is not a domain name. ${usage}`);
+  return ok({ name: 'dig', short, type: type ?? 'A', domain, ...(server ? { server } : {}) });
+}
+
+function hostAndPort(tool: 'telnet' | 'nc', args: readonly string[], crlf: boolean): ShellParse {
+  const example = `${tool} mx.example.net 25`;
+  if (args.length === 0) return fail(`${tool} needs a host and a port. Example: ${example}`);
+  if (args.length === 1) {
+    const [host] = args;
+    const colon = /^([^:]+):(\d+)$/.exec(host);
+    if (colon) return fail(`${tool} takes the host and the port as two words: ${tool} ${colon[1]} ${colon[2]}`);
+    return fail(`${tool} needs a port too: SMTP listens on 25 (relay), 587 (submission) or 465 (TLS). Example: ${tool} ${host} 25`);
+  }
+  if (args.length > 2) return fail(`${tool} takes a host and a port, nothing more. Example: ${example}`);
+  const [host, portText] = args;
+  if (!isHostName(host) && !IPV6.test(host)) return fail(`"${host}" is not a host name. Example: ${example}`);
+  const port = parsePort(portText, example);
+  if (typeof port === 'string') return fail(port);
+  return ok({
+    name: 'connect',
+    tool,
+    host,
+    port,
+    tls: 'none',
+    crlf,
+    ...(port === 465
+      ? { warning: `Port 465 expects TLS from the first byte (RFC 8314); ${tool} speaks plain text. Try: openssl s_client -connect ${host}:465` }
+      : {}),
+  });
+}
+
+function parseTelnet(args: readonly string[]): ShellParse {
+  // telnet sends CRLF at the end of each line (RFC 854's NVT), which SMTP requires.
+  return hostAndPort('telnet', args, true);
+}
+
+function parseNc(args: readonly string[]): ShellParse {
+  let crlf = false;
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '-C' || arg === '--crlf') crlf = true;
+    else if (arg === '-v' || arg === '-vv' || arg === '-n') continue;
+    else if (arg === '-w' || arg === '-q' || arg === '-i') {
+      if (!/^\d+$/.test(args[i + 1] ?? '')) return fail(`${arg} needs a number of seconds.`);
+      i += 1;
+    } else if (/^-[Cvn]+$/.test(arg)) crlf = crlf || arg.includes('C');
+    else if (arg.startsWith('-')) return fail(`nc here takes -C (send CRLF line ends), -v, -n, -w N; not ${arg}.`, closest(arg, ['-C', '-v']));
+    else rest.push(arg);
+  }
+  return hostAndPort('nc', rest, crlf);
+}
+
+function parseOpenssl(args: readonly string[]): ShellParse {
+  const example = 'openssl s_client -starttls smtp -connect mx.example.net:25';
+  if (args[0] !== 's_client') {
+    const hint = args[0] ? closest(args[0], ['s_client']) : undefined;
+    return fail(`Only "openssl s_client" is available here. Example: ${example}`, hint ? `openssl ${[hint, ...args.slice(1)].join(' ')}` : undefined);
+  }
+  let connect: string | undefined;
+  let starttls: string | undefined;
+  let crlf = false;
+  let servername: string | undefined;
+  const known = ['-connect', '-starttls', '-crlf', '-servername', '-quiet', '-brief', '-showcerts', '-verify_return_error', '-ign_eof', '-CAfile'];
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i];
+    const value = () => args[++i];
+    switch (arg) {
+      case '-connect':
+        connect = value();
+        if (!connect) return fail(`-connect needs host:port. Example: ${example}`);
+        break;
+      case '-starttls':
+        starttls = value();
+        if (!starttls) return fail('-starttls needs a protocol: -starttls smtp');
+        if (starttls !== 'smtp') return fail(`This terminal speaks SMTP: use -starttls smtp, not -starttls ${starttls}.`);
+        break;
+      case '-servername':
+        servername = value();
+        if (!servername || !isHostName(servername)) return fail('-servername needs a host name (it is sent as SNI).');
+        break;
+      case '-CAfile':
+        if (!value()) return fail('-CAfile needs a file name.');
+        break;
+      case '-crlf':
+        crlf = true;
+        break;
+      case '-quiet':
+      case '-brief':
+      case '-showcerts':
+      case '-verify_return_error':
+      case '-ign_eof':
+        break;
+      default: {
+        const hint = closest(arg, known);
+        return fail(`openssl s_client here does not take ${arg}.`, hint ? [...args.slice(0, i), hint, ...args.slice(i + 1)].join(' ').replace(/^/, 'openssl ') : undefined);
+      }
+    }
+  }
+  if (!connect) return fail(`openssl s_client needs -connect host:port. Example: ${example}`);
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[^:]+):(\d+)$/.exec(connect);
+  if (!match) {
+    return fail(`-connect takes host:port in one word, like mx.example.net:25, not "${connect}".`);
+  }
+  const host = match[1].replace(/^\[(.*)\]$/, '$1');
+  if (!isHostName(host) && !IPV6.test(host)) return fail(`"${host}" is not a host name.`);
+  const port = parsePort(match[2], example);
+  if (typeof port === 'string') return fail(port);
+  const tls: TlsStart = starttls ? 'starttls' : 'implicit';
+  let warning: string | undefined;
+  if (tls === 'implicit' && (port === 25 || port === 587)) {
+    warning = `Port ${port} starts in plain text and upgrades with STARTTLS. Did you mean: openssl s_client -starttls smtp -connect ${connect}`;
+  } else if (tls === 'starttls' && port === 465) {
+    warning = `Port 465 speaks TLS from the first byte, without STARTTLS. Did you mean: openssl s_client -connect ${connect}`;
+  }
+  return ok({
+    name: 'connect',
+    tool: 'openssl',
+    host,
+    port,
+    tls,
+    crlf,
+    ...(servername ? { servername } : {}),
+    ...(warning ? { warning } : {}),
+  });
+}
+
+function parseSend(args: readonly string[]): ShellParse {
+  const example = 'send --from alice@example.com --to bob@example.net';
+  let from: string | undefined;
+  const to: string[] = [];
+  let subject: string | undefined;
+  let pace: SendPace = { mode: 'step' };
+  const options = ['--from', '--to', '--subject', '--step', '--speed'];
+  for (let i = 0; i < args.length; i++) {
+    let arg = args[i];
+    let inline: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      inline = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const value = (): string | undefined => inline ?? args[++i];
+    switch (arg) {
+      case '--from': {
+        const v = value();
+        if (!v) return fail(`--from needs an address. Example: ${example}`);
+        const address = parseAddress(v, '--from');
+        if (typeof address !== 'string') return fail(address.error);
+        from = address;
+        break;
+      }
+      case '--to': {
+        const v = value();
+        if (!v) return fail(`--to needs an address. Example: ${example}`);
+        for (const part of v.split(',').filter(Boolean)) {
+          const address = parseAddress(part, '--to');
+          if (typeof address !== 'string') return fail(address.error);
+          to.push(address);
+        }
+        break;
+      }
+      case '--subject': {
+        const v = value();
+        if (v === undefined) return fail('--subject needs text; quote it if it has spaces: --subject "Hello there"');
+        subject = v;
+        break;
+      }
+      case '--step':
+        pace = { mode: 'step' };
+        break;
+      case '--speed': {
+        const v = value();
+        const speed = Number(v);
+        if (!v || !Number.isFinite(speed) || speed <= 0 || speed > 100) {
+          return fail('--speed needs a number above 0 and at most 100 (1 = real pace, 10 = ten times faster).');
+        }
+        pace = { mode: 'play', speed };
+        break;
+      }
+      default: {
+        const hint = closest(arg, options);
+        if (!arg.startsWith('-') && from === undefined && arg.includes('@')) {
+          return fail(`Name each address: --from for the sender, --to for each recipient. Example: ${example}`);
+        }
+        return fail(`send does not take ${arg}. Options: ${options.join(', ')}.`, hint ? `send ${[...args.slice(0, i), hint, ...args.slice(i + 1)].join(' ')}` : undefined);
+      }
+    }
+  }
+  if (!from) return fail(`send needs --from (the envelope sender). Example: ${example}`);
+  if (to.length === 0) return fail(`send needs at least one --to (a recipient). Example: ${example}`);
+  return ok({ name: 'send', from, to, ...(subject !== undefined ? { subject } : {}), pace });
+}
+
+function noArguments(name: 'personas' | 'world' | 'clear' | 'reset' | 'history' | 'export') {
+  return (args: readonly string[]): ShellParse =>
+    args.length === 0 ? ok({ name }) : fail(`${name} takes no arguments.`);
+}
+
+function parseClock(args: readonly string[]): ShellParse {
+  if (args.length === 0) return ok({ name: 'clock', advanceMs: null });
+  if (args.length > 1) return fail('clock takes one duration. Examples: clock +30m, clock +5d');
+  if (args[0].startsWith('-')) return fail('The clock only moves forward. Example: clock +30m');
+  const ms = parseDuration(args[0]);
+  if (typeof ms !== 'number') return fail(ms.error);
+  return ok({ name: 'clock', advanceMs: ms });
+}
+
+function parseMailbox(args: readonly string[]): ShellParse {
+  if (args.length !== 1) return fail('mailbox takes one address. Example: mailbox bob@example.net');
+  const address = parseAddress(args[0], 'mailbox');
+  if (typeof address !== 'string') return fail(address.error);
+  return ok({ name: 'mailbox', address });
+}
+
+function parseHelp(args: readonly string[]): ShellParse {
+  if (args.length > 1) return fail('help takes one topic at most. Try: help, or help dig');
+  return ok(args[0] ? { name: 'help', topic: args[0].toLowerCase() } : { name: 'help' });
+}
+
+function parseMode(args: readonly string[]): ShellParse {
+  const mode = args[0]?.toLowerCase();
+  if (args.length !== 1 || (mode !== 'sim' && mode !== 'real')) {
+    return fail('mode takes sim (the simulated world) or real (real servers through the bridge). Example: mode sim');
+  }
+  return ok({ name: 'mode', mode });
+}
+
+/** The shell's commands: syntax and summary for help, and the parser for each. */
+export const SHELL_COMMANDS: Readonly<Record<ShellCommandName, CommandSpec>> = {
+  dig: {
+    syntax: 'dig [+short] [MX|A|AAAA|TXT|TLSA] <name>',
+    summary: 'look a name up in DNS (MX tells where mail for a domain goes)',
+    example: 'dig MX example.net',
+    parse: parseDig,
+  },
+  telnet: {
+    syntax: 'telnet <host> <port>',
+    summary: 'open a raw SMTP session; type the commands yourself',
+    example: 'telnet mx.example.net 25',
+    parse: parseTelnet,
+  },
+  nc: {
+    syntax: 'nc [-C] <host> <port>',
+    summary: 'like telnet; -C sends CRLF line ends, as SMTP requires',
+    example: 'nc -C mx.example.net 25',
+    parse: parseNc,
+  },
+  openssl: {
+    syntax: 'openssl s_client [-starttls smtp] -connect <host>:<port> [-crlf] [-servername <name>]',
+    summary: 'open an SMTP session over TLS and show the handshake',
+    example: 'openssl s_client -starttls smtp -connect mx.example.net:25',
+    parse: parseOpenssl,
+  },
+  send: {
+    syntax: 'send --from <addr> --to <addr> [--to <addr>] [--subject <text>] [--step | --speed <n>]',
+    summary: 'let the sending server deliver a message while you watch each line',
+    example: 'send --from alice@example.com --to bob@example.net',
+    parse: parseSend,
+  },
+  personas: { syntax: 'personas', summary: 'list the kinds of mail server in the world', example: 'personas', parse: noArguments('personas') },
+  world: { syntax: 'world', summary: 'list the domains and which server answers for each', example: 'world', parse: noArguments('world') },
+  clock: {
+    syntax: 'clock [+<duration>]',
+    summary: 'show or advance the virtual clock (deferred mail is retried)',
+    example: 'clock +30m',
+    parse: parseClock,
+  },
+  mailbox: { syntax: 'mailbox <addr>', summary: 'read mail delivered to an address, bounces included', example: 'mailbox alice@example.com', parse: parseMailbox },
+  help: { syntax: 'help [topic]', summary: 'this list, or more on one command (help dig, help keys)', example: 'help telnet', parse: parseHelp },
+  clear: { syntax: 'clear', summary: 'clear the screen (Ctrl-L does too)', example: 'clear', parse: noArguments('clear') },
+  reset: { syntax: 'reset', summary: 'start the world afresh', example: 'reset', parse: noArguments('reset') },
+  mode: { syntax: 'mode sim|real', summary: 'talk to the simulated world or to real servers', example: 'mode sim', parse: parseMode },
+  history: { syntax: 'history', summary: 'the lines you typed (Up and Down recall them)', example: 'history', parse: noArguments('history') },
+  export: { syntax: 'export', summary: 'save the transcript as text', example: 'export', parse: noArguments('export') },
+};
+
+const ALIASES: Readonly<Record<string, ShellCommandName>> = {
+  ncat: 'nc',
+  netcat: 'nc',
+  cls: 'clear',
+  '?': 'help',
+};
+
+/** SMTP verbs typed at the shell prompt: the learner meant to be in a session. */
+export const SMTP_VERBS = ['EHLO', 'HELO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'BDAT'] as const;
+
+export function parseShellLine(line: string): ShellParse {
+  const tokens = tokenize(line);
+  if ('error' in tokens) return fail(tokens.error);
+  const [head, ...args] = tokens.words;
+  if (head === undefined) return ok({ name: 'empty' });
+  const name = (ALIASES[head] ?? head) as ShellCommandName;
+  if (Object.hasOwn(SHELL_COMMANDS, name)) return SHELL_COMMANDS[name].parse(args);
+  if (/^(exit|quit|logout)$/i.test(head)) {
+    return fail('You are at the shell, not in a session: there is nothing to leave. Type help to see what you can do.');
+  }
+  const upper = head.toUpperCase();
+  if ((SMTP_VERBS as readonly string[]).includes(upper) && upper !== 'HELP') {
+    return fail(
+      `${upper} is an SMTP command, and no session is open. Connect to a mail server first, for example: telnet mx.example.net 25`,
+    );
+  }
+  const suggestion = closest(head, [...Object.keys(SHELL_COMMANDS), ...Object.keys(ALIASES)]);
+  const resolved = suggestion ? (ALIASES[suggestion] ?? suggestion) : undefined;
+  return fail(
+    `${head}: command not found. Type help for the list.`,
+    resolved ? [resolved, ...args].join(' ') : undefined,
+  );
+}

@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { parseDuration, parseShellLine, tokenize, type ShellCommand } from '../../src/ui/shell';
+import { helpLines } from '../../src/ui/help';
+
+function command(line: string): ShellCommand {
+  const parsed = parseShellLine(line);
+  if (!parsed.ok) throw new Error(`expected "${line}" to parse, got: ${parsed.error}`);
+  return parsed.command;
+}
+
+function failure(line: string) {
+  const parsed = parseShellLine(line);
+  if (parsed.ok) throw new Error(`expected "${line}" to be refused, got ${JSON.stringify(parsed.command)}`);
+  return parsed;
+}
+
+describe('dig', () => {
+  it.each([
+    ['dig MX example.net', { short: false, type: 'MX', domain: 'example.net' }],
+    ['dig +short mx example.net', { short: true, type: 'MX', domain: 'example.net' }],
+    ['dig example.net MX', { short: false, type: 'MX', domain: 'example.net' }],
+    ['dig -t TXT _dmarc.example.com', { short: false, type: 'TXT', domain: '_dmarc.example.com' }],
+    ['dig TLSA _25._tcp.mx.example.net', { short: false, type: 'TLSA', domain: '_25._tcp.mx.example.net' }],
+    ['dig mx.example.net', { short: false, type: 'A', domain: 'mx.example.net' }],
+    ['dig AAAA a', { short: false, type: 'AAAA', domain: 'a' }],
+  ])('%s', (line, expected) => {
+    expect(command(line)).toEqual({ name: 'dig', ...expected });
+  });
+
+  it('keeps @server as given', () => {
+    expect(command('dig @192.0.2.53 MX example.net')).toMatchObject({ server: '192.0.2.53', type: 'MX' });
+  });
+
+  it('explains the record types this world answers', () => {
+    expect(failure('dig NS example.net').error).toMatch(/MX, A, AAAA, TXT, TLSA/);
+    expect(failure('dig -t SOA example.net').error).toMatch(/not SOA/);
+  });
+
+  it('asks for a name, one name, and a valid one', () => {
+    expect(failure('dig MX').error).toMatch(/needs a name.*dig MX example\.net/);
+    expect(failure('dig MX example.net example.com').error).toMatch(/one name at a time/);
+    expect(failure('dig MX exa mple!.net').error).toBeTruthy();
+    expect(failure('dig MX bad!name').error).toMatch(/not a domain name/);
+  });
+
+  it('suggests +short for a close misspelling', () => {
+    expect(failure('dig +shrt MX example.net').suggestion).toBe('+short');
+  });
+});
+
+describe('telnet and nc', () => {
+  it('opens plain sessions; telnet sends CRLF, nc only with -C', () => {
+    expect(command('telnet mx.example.net 25')).toEqual({ name: 'connect', tool: 'telnet', host: 'mx.example.net', port: 25, tls: 'none', crlf: true });
+    expect(command('nc mx.example.net 587')).toMatchObject({ tool: 'nc', port: 587, crlf: false });
+    expect(command('nc -C mx.example.net 25')).toMatchObject({ tool: 'nc', crlf: true });
+    expect(command('nc -vC 192.0.2.25 25')).toMatchObject({ host: '192.0.2.25', crlf: true });
+    expect(command('ncat -C mx.example.net 25')).toMatchObject({ tool: 'nc' });
+  });
+
+  it('asks for the port, and shows how when host:port was written', () => {
+    expect(failure('telnet mx.example.net').error).toMatch(/needs a port.*telnet mx\.example\.net 25/);
+    expect(failure('telnet mx.example.net:25').error).toMatch(/two words: telnet mx\.example\.net 25/);
+    expect(failure('nc mx.example.net 99999').error).toMatch(/not a port/);
+    expect(failure('telnet').error).toMatch(/needs a host and a port/);
+  });
+
+  it('warns that port 465 expects TLS first', () => {
+    expect(command('telnet mx.example.net 465')).toMatchObject({ warning: expect.stringMatching(/openssl s_client -connect mx\.example\.net:465/) });
+  });
+
+  it('refuses unknown nc flags with the ones it knows', () => {
+    expect(failure('nc -z mx.example.net 25').error).toMatch(/-C/);
+  });
+});
+
+describe('openssl s_client', () => {
+  it('parses STARTTLS and implicit TLS', () => {
+    expect(command('openssl s_client -starttls smtp -connect mx.example.net:25')).toEqual({
+      name: 'connect', tool: 'openssl', host: 'mx.example.net', port: 25, tls: 'starttls', crlf: false,
+    });
+    expect(command('openssl s_client -connect smtp.example.com:465 -crlf -servername smtp.example.com')).toEqual({
+      name: 'connect', tool: 'openssl', host: 'smtp.example.com', port: 465, tls: 'implicit', crlf: true, servername: 'smtp.example.com',
+    });
+    expect(command('openssl s_client -connect [2001:db8::25]:465 -quiet')).toMatchObject({ host: '2001:db8::25', port: 465 });
+  });
+
+  it('warns when TLS is started the wrong way for the port', () => {
+    expect(command('openssl s_client -connect mx.example.net:25')).toMatchObject({ tls: 'implicit', warning: expect.stringMatching(/-starttls smtp/) });
+    expect(command('openssl s_client -starttls smtp -connect mx.example.net:465')).toMatchObject({ warning: expect.stringMatching(/without STARTTLS/) });
+  });
+
+  it('explains what is missing or misspelt', () => {
+    expect(failure('openssl s_client').error).toMatch(/-connect host:port/);
+    expect(failure('openssl s_client -connect mx.example.net').error).toMatch(/host:port in one word/);
+    expect(failure('openssl s_client -starttls imap -connect mx.example.net:143').error).toMatch(/-starttls smtp/);
+    expect(failure('openssl sclient -connect mx.example.net:465').suggestion).toBe('openssl s_client -connect mx.example.net:465');
+    expect(failure('openssl s_client -conect mx.example.net:465').suggestion).toBe('openssl s_client -connect mx.example.net:465');
+  });
+});
+
+describe('send', () => {
+  it('takes a sender, recipients, a subject and a pace', () => {
+    expect(command('send --from alice@example.com --to bob@example.net --to carol@example.org --subject "Hello there" --speed 4')).toEqual({
+      name: 'send', from: 'alice@example.com', to: ['bob@example.net', 'carol@example.org'], subject: 'Hello there', pace: { mode: 'play', speed: 4 },
+    });
+    expect(command('send --from=<alice@example.com> --to=bob@example.net,dan@example.net')).toEqual({
+      name: 'send', from: 'alice@example.com', to: ['bob@example.net', 'dan@example.net'], pace: { mode: 'step' },
+    });
+  });
+
+  it('says what is missing', () => {
+    expect(failure('send --to bob@example.net').error).toMatch(/--from/);
+    expect(failure('send --from alice@example.com').error).toMatch(/--to/);
+    expect(failure('send --from alice --to bob@example.net').error).toMatch(/address like alice@example\.com/);
+    expect(failure('send --from a@example.com --to b@example.net --speed 0').error).toMatch(/--speed/);
+    expect(failure('send --from a@example.com --to b@example.net --subject').error).toMatch(/quote it/);
+    expect(failure('send alice@example.com bob@example.net').error).toMatch(/--from for the sender/);
+  });
+
+  it('suggests the option a typo was close to', () => {
+    expect(failure('send --form a@example.com --to b@example.net').suggestion).toBe('send --from a@example.com --to b@example.net');
+  });
+});
+
+describe('the small commands', () => {
+  it.each([
+    ['personas', { name: 'personas' }],
+    ['world', { name: 'world' }],
+    ['clear', { name: 'clear' }],
+    ['reset', { name: 'reset' }],
+    ['history', { name: 'history' }],
+    ['export', { name: 'export' }],
+    ['help', { name: 'help' }],
+    ['help DIG', { name: 'help', topic: 'dig' }],
+    ['mode real', { name: 'mode', mode: 'real' }],
+    ['mailbox <bob@example.net>', { name: 'mailbox', address: 'bob@example.net' }],
+    ['clock', { name: 'clock', advanceMs: null }],
+    ['clock +30m', { name: 'clock', advanceMs: 30 * 60_000 }],
+    ['clock +5d', { name: 'clock', advanceMs: 5 * 86_400_000 }],
+    ['   ', { name: 'empty' }],
+  ])('%s', (line, expected) => {
+    expect(command(line)).toEqual(expected);
+  });
+
+  it('refuses arguments where there are none, and bad durations', () => {
+    expect(failure('world now').error).toMatch(/no arguments/);
+    expect(failure('clock +30').error).toMatch(/needs a unit.*clock \+30m/);
+    expect(failure('clock -5m').error).toMatch(/only moves forward/);
+    expect(failure('mode fake').error).toMatch(/sim.*real/);
+    expect(failure('mailbox').error).toMatch(/mailbox bob@example\.net/);
+  });
+
+  it('adds durations written in parts', () => {
+    expect(parseDuration('+1h30m')).toBe(90 * 60_000);
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('+61d')).toEqual({ error: expect.stringMatching(/60 days/) });
+  });
+});
+
+describe('unknown input', () => {
+  it('suggests the nearest command, keeping the arguments', () => {
+    const parsed = failure('telent mx.example.net 25');
+    expect(parsed.error).toMatch(/command not found/);
+    expect(parsed.suggestion).toBe('telnet mx.example.net 25');
+    expect(failure('hlep').suggestion).toBe('help');
+    expect(failure('xyzzy').suggestion).toBeUndefined();
+  });
+
+  it('tells a learner typing SMTP at the shell to connect first', () => {
+    expect(failure('EHLO client.example').error).toMatch(/SMTP command.*telnet mx\.example\.net 25/);
+    expect(failure('quit').error).toMatch(/not in a session/);
+  });
+
+  it('reports an unclosed quote instead of guessing', () => {
+    expect(failure('send --subject "oops').error).toMatch(/quote is not closed/);
+    expect(tokenize(`a 'b c' "d \\"e\\"" f\\ g`)).toEqual({ words: ['a', 'b c', 'd "e"', 'f g'] });
+  });
+});
+
+describe('help', () => {
+  it('lists every command and explains one in detail', () => {
+    const all = helpLines().join('\n');
+    for (const name of ['dig', 'telnet', 'nc', 'openssl', 'send', 'personas', 'world', 'clock', 'mailbox', 'clear', 'reset', 'mode', 'history', 'export']) {
+      expect(all).toMatch(new RegExp(`^  ${name} `, 'm'));
+    }
+    const narrow = helpLines(undefined, 40);
+    expect(narrow).toContain('  dig');
+    expect(narrow).toContain('      look a name up in DNS (MX tells where mail for a domain goes)');
+    expect(helpLines('dig').join('\n')).toMatch(/usage: +dig \[\+short\]/);
+    expect(helpLines('keys').join('\n')).toMatch(/Ctrl-C/);
+    expect(helpLines('ehlo').join('\n')).toMatch(/MAIL FROM:</);
+    expect(helpLines('dgi')[0]).toMatch(/Did you mean: help dig/);
+  });
+});
