@@ -1,0 +1,56 @@
+// Python's smtplib (the standard library's client) against the greylisting persona.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startSmtpd, type RunningSmtpd } from '../../src/smtpd/server';
+import { deliveredMessages, requireCommand, run, temporaryMaildir } from './helpers';
+
+/** One attempt per line of output, as JSON: {"ok": true} or {"code": 451, "message": "..."}. */
+const attemptScript = String.raw`
+import json, smtplib, sys, time
+port, attempts, pause = int(sys.argv[1]), sys.argv[2].split(','), float(sys.argv[3])
+message = "From: alice@example.com\r\nTo: bob@example.net\r\nSubject: greylisting\r\n\r\nKnock knock.\r\n"
+for index, when in enumerate(attempts):
+    if when == 'later':
+        time.sleep(pause)
+    try:
+        with smtplib.SMTP('127.0.0.1', port, local_hostname='client.example', timeout=10) as smtp:
+            smtp.ehlo()
+            refused = smtp.sendmail('alice@example.com', ['bob@example.net'], message)
+            print(json.dumps({"ok": True, "refused": {k: v[0] for k, v in refused.items()}}), flush=True)
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+        print(json.dumps({"code": code, "message": text.decode()}), flush=True)
+    except smtplib.SMTPResponseException as e:
+        print(json.dumps({"code": e.smtp_code, "message": e.smtp_error.decode()}), flush=True)
+`;
+
+describe('Python smtplib → greylisting', () => {
+  let server: RunningSmtpd;
+  let maildir: string;
+  beforeAll(async () => {
+    requireCommand('python3', 'python3');
+    const dir = await temporaryMaildir();
+    maildir = dir.path;
+    server = await startSmtpd({ persona: 'greylisting', port: 0, maildir, greylistDelayMs: 1000 });
+    return async () => {
+      await server.close();
+      await dir.remove();
+    };
+  });
+
+  it('is deferred with 450/451 4.7.1, again on an immediate retry, and accepted after the delay', async () => {
+    const result = await run('python3', ['-c', attemptScript, String(server.port), 'now,now,later', '1.5'], { timeoutMs: 30_000 });
+    expect(result.stderr).toBe('');
+    const attempts = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ok?: boolean; code?: number; message?: string });
+    expect(attempts).toHaveLength(3);
+    const [first, early, later] = attempts;
+    expect([450, 451]).toContain(first!.code);
+    expect(first!.message).toMatch(/^4\.7\.1 /);
+    // Still inside the delay: the same triplet is deferred again.
+    expect([450, 451]).toContain(early!.code);
+    expect(later).toEqual({ ok: true, refused: {} });
+
+    const messages = await deliveredMessages(maildir);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.content.toString()).toContain('Subject: greylisting\r\n');
+  });
+});
