@@ -3,7 +3,7 @@
  * SMTP verbs inside a session.
  */
 import type { Completer } from './lineEditor';
-import { DNS_TYPES, SHELL_COMMANDS } from './shell';
+import { DNS_TYPES, SHELL_COMMANDS } from '../lab/shell';
 
 function currentWord(line: string, cursor: number): { start: number; word: string; before: string[] } {
   const cs = Array.from(line).slice(0, cursor);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseShellLine, tokenize, type ShellCommand } from '../../src/ui/shell';
-import { helpLines } from '../../src/ui/help';
+import { parseDuration, parseShellLine, tokenize, type ShellCommand } from '../../src/lab/shell';
+import { helpLines } from '../../src/lab/help';
 
 function command(line: string): ShellCommand {
   const parsed = parseShellLine(line);
