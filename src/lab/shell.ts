@@ -352,7 +352,8 @@ function parseSend(args: readonly string[]): ShellParse {
   let from: string | undefined;
   const to: string[] = [];
   let subject: string | undefined;
-  let pace: SendPace = { mode: 'step' };
+  // By default the autopilot plays through at four times a readable pace; --step waits for Enter at each exchange.
+  let pace: SendPace = { mode: 'play', speed: 4 };
   const options = ['--from', '--to', '--subject', '--step', '--speed'];
   for (let i = 0; i < args.length; i++) {
     let arg = args[i];

@@ -100,7 +100,7 @@ host('mx.example.com', { addresses: ['192.0.2.10', '2001:db8::10'], persona: 'fr
 host('smtp.example.com', {
   addresses: ['192.0.2.25', '2001:db8::25'],
   persona: 'submission',
-  settings: { users: { alice: 'correct horse battery staple' } },
+  settings: { users: { 'alice@example.com': 's3cr3t' } },
   ports: SUBMISSION_PORTS,
 });
 txt('example.com', 'v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 -all');

@@ -104,8 +104,9 @@ describe('send', () => {
       name: 'send', from: 'alice@example.com', to: ['bob@example.net', 'carol@example.org'], subject: 'Hello there', pace: { mode: 'play', speed: 4 },
     });
     expect(command('send --from=<alice@example.com> --to=bob@example.net,dan@example.net')).toEqual({
-      name: 'send', from: 'alice@example.com', to: ['bob@example.net', 'dan@example.net'], pace: { mode: 'step' },
+      name: 'send', from: 'alice@example.com', to: ['bob@example.net', 'dan@example.net'], pace: { mode: 'play', speed: 4 },
     });
+    expect(command('send --from alice@example.com --to bob@example.net --step')).toMatchObject({ pace: { mode: 'step' } });
   });
 
   it('says what is missing', () => {

@@ -1,0 +1,186 @@
+// The headless lab: what a learner sees when typing into the terminal, and what the session
+// record (the thing lesson goals read) says afterwards.
+import { describe, expect, it } from 'vitest';
+import { createLab, type Lab, type OutputLine } from '../../src/lab/lab';
+
+function open(options?: Parameters<typeof createLab>[0]) {
+  const lab = createLab(options);
+  const out: OutputLine[] = [];
+  lab.onOutput((lines) => out.push(...lines));
+  return {
+    lab,
+    out,
+    /** Type lines one after another, as a learner does. */
+    async type(...lines: string[]) {
+      for (const line of lines) await lab.input(line);
+    },
+    /** Everything printed since the last call. */
+    take(): string[] {
+      return out.splice(0).map((l) => l.text);
+    },
+  };
+}
+
+function replies(lab: Lab): string[] {
+  return lab.record.replies.filter((r) => r.by === 'learner').map((r) => `${r.to} ${r.reply.code}${r.reply.enhanced ? ` ${r.reply.enhanced}` : ''}`);
+}
+
+describe('a typed SMTP session', () => {
+  it('telnet to an MX host: banner, EHLO, a transaction with one refused recipient, dot-stuffing, QUIT', async () => {
+    const t = open();
+    await t.type('telnet mx.strict.example 25');
+    expect(t.take()).toEqual(expect.arrayContaining([expect.stringMatching(/^220 mx\.strict\.example/)]));
+    expect(t.lab.prompt).toBe('smtp');
+    await t.type('EHLO client.example.org', 'MAIL FROM:<alice@example.com>', 'RCPT TO:<dave@strict.example>', 'RCPT TO:<nobody@strict.example>', 'DATA');
+    expect(t.lab.prompt).toBe('data');
+    await t.type('Subject: dots', '', '..a line that starts with a dot', '.');
+    expect(t.lab.prompt).toBe('smtp');
+    await t.type('QUIT');
+    expect(t.lab.prompt).toBe('shell');
+    expect(replies(t.lab)).toEqual([
+      'BANNER 220',
+      'EHLO 250',
+      'MAIL 250 2.1.0',
+      'RCPT 250 2.1.5',
+      'RCPT 550 5.1.1',
+      'DATA 354',
+      'DATA-END 250 2.0.0',
+      'QUIT 221 2.0.0',
+    ]);
+    // The server un-stuffed the line: the mailbox holds one dot, the wire carried two.
+    const stored = t.lab.world.mailboxes.list('dave@strict.example');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.raw).toContain('\n.a line that starts with a dot');
+    expect(t.lab.record.wire.some((w) => w.dir === '->' && w.text === '..a line that starts with a dot')).toBe(true);
+    const dotted = t.lab.transcript.find((l) => l.text === '..a line that starts with a dot');
+    expect(dotted?.explanation).toMatch(/Dot-stuffing/);
+  });
+
+  it('STARTTLS: the lab runs the handshake, directions turn to ~> and <~, and EHLO is needed again', async () => {
+    const t = open();
+    await t.type('telnet mx1.example.net 25', 'EHLO client.example.org', 'STARTTLS');
+    const printed = t.take();
+    expect(printed).toEqual(expect.arrayContaining([expect.stringMatching(/^220 2\.0\.0/), expect.stringMatching(/Verify return code: 0/)]));
+    expect(t.lab.nextSteps().map((s) => s.verb)).toContain('EHLO');
+    await t.type('EHLO client.example.org');
+    const ehlo = t.lab.record.replies.filter((r) => r.to === 'EHLO' && r.by === 'learner');
+    expect(ehlo).toHaveLength(2);
+    expect(ehlo[0]!.reply.lines).toContain('STARTTLS');
+    expect(ehlo[1]!.reply.lines).not.toContain('STARTTLS');
+    const dirs = t.lab.record.wire.filter((w) => w.text.startsWith('EHLO')).map((w) => w.dir);
+    expect(dirs).toEqual(['->', '~>']);
+    expect(t.lab.record.connections.find((c) => c.by === 'learner')?.tls?.ok).toBe(true);
+  });
+
+  it('AUTH PLAIN on the submission server: the transcript decodes the base64', async () => {
+    const t = open();
+    await t.type('telnet smtp.example.com 587', 'EHLO laptop.example.com', 'STARTTLS', 'EHLO laptop.example.com', 'AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHMzY3IzdA==');
+    expect(replies(t.lab)).toContain('AUTH 235 2.7.0');
+    const auth = t.lab.transcript.find((l) => l.text.startsWith('AUTH PLAIN'));
+    expect(auth?.explanation).toContain('alice@example.com');
+    expect(auth?.explanation).toContain('s3cr3t');
+  });
+
+  it('commands out of order get the server\'s 503, and the shadow says what may come next', async () => {
+    const t = open();
+    await t.type('telnet mx1.example.net 25', 'EHLO client.example.org', 'RCPT TO:<bob@example.net>');
+    expect(replies(t.lab).at(-1)).toBe('RCPT 503 5.5.1');
+    expect(t.lab.nextSteps().map((s) => s.verb)).toContain('MAIL FROM');
+  });
+
+  it('a paste goes out as one pipelined write and every reply is matched to its command', async () => {
+    const t = open();
+    await t.type('telnet mx1.example.net 25', 'EHLO client.example.org');
+    await t.lab.inputBatch(['MAIL FROM:<alice@example.com>', 'RCPT TO:<bob@example.net>', 'RCPT TO:<carol@example.net>', 'DATA']);
+    expect(replies(t.lab).slice(-4)).toEqual(['MAIL 250 2.1.0', 'RCPT 250 2.1.5', 'RCPT 250 2.1.5', 'DATA 354']);
+    expect(t.lab.prompt).toBe('data');
+  });
+
+  it('Ctrl-] hangs up without QUIT', async () => {
+    const t = open();
+    await t.type('telnet mx1.example.net 25');
+    t.lab.escape();
+    await t.type('');
+    expect(t.lab.prompt).toBe('shell');
+    expect(t.lab.record.connections.find((c) => c.by === 'learner')?.closed).toBeDefined();
+  });
+
+  it('a host that is down refuses the connection in plain words', async () => {
+    const t = open({ start: { hostsDown: { 'mx1.example.net': 'refused' } } });
+    await t.type('telnet mx1.example.net 25');
+    expect(t.take().join('\n')).toMatch(/refused/i);
+    expect(t.lab.prompt).toBe('shell');
+    expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'telnet', ok: false });
+  });
+});
+
+describe('the shell', () => {
+  it('dig answers from the world and is recorded', async () => {
+    const t = open();
+    await t.type('dig +short MX example.net');
+    expect(t.take()).toEqual(['10 mx1.example.net.', '20 mx2.example.net.']);
+    expect(t.lab.record.dns.at(-1)).toMatchObject({ name: 'example.net', type: 'MX', status: 'NOERROR' });
+  });
+
+  it('a typo gets a short error with a suggestion, never a stack trace', async () => {
+    const t = open();
+    await t.type('tlenet mx1.example.net 25');
+    const printed = t.take().join('\n');
+    expect(printed).toMatch(/telnet/);
+    expect(printed).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('send plays the autopilot; greylisting defers it and clock +10m delivers it', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to carol@grey.example');
+    const first = t.take().join('\n');
+    expect(first).toMatch(/451 4\.7\.1/);
+    expect(first).toMatch(/carol@grey\.example: deferred/);
+    expect(t.lab.record.deliveries.at(-1)).toMatchObject({ recipient: 'carol@grey.example', outcome: 'deferred', status: '4.7.1' });
+    await t.type('clock +10m');
+    expect(t.take().join('\n')).toMatch(/delivered to the mailbox of carol@grey\.example/);
+    expect(t.lab.record.deliveries.at(-1)).toMatchObject({ recipient: 'carol@grey.example', outcome: 'delivered' });
+    await t.type('mailbox carol@grey.example');
+    expect(t.take().join('\n')).toMatch(/1 message for carol@grey\.example/);
+  });
+
+  it('send --step shows one exchange per Enter', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to bob@example.net --step');
+    const shown = t.take();
+    expect(shown.join('\n')).toMatch(/Step mode/);
+    expect(shown.join('\n')).not.toMatch(/delivered to the mailbox/);
+    let steps = 0;
+    while (steps < 100 && !t.out.some((l) => /end of the autopilot run/.test(l.text))) {
+      await t.type('');
+      steps++;
+    }
+    expect(steps).toBeGreaterThan(5);
+    expect(t.take().join('\n')).toMatch(/delivered to the mailbox of bob@example\.net/);
+  });
+
+  it('an unknown user bounces at once and the DSN reaches the sender', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to nobody@strict.example');
+    expect(t.lab.record.deliveries.filter((d) => d.recipient === 'nobody@strict.example')).toMatchObject([{ outcome: 'bounced', status: '5.1.1' }]);
+    // The bounce itself is mail: from the null sender to alice.
+    expect(t.lab.record.deliveries.filter((d) => d.recipient === 'alice@example.com')).toMatchObject([{ outcome: 'delivered', from: '' }]);
+    const dsn = t.lab.record.mailbox.find((m) => m.address === 'alice@example.com' && m.isDsn);
+    expect(dsn?.dsn?.[0]).toMatchObject({ recipient: 'nobody@strict.example', action: 'failed', status: '5.1.1' });
+  });
+
+  it('reset empties the world', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to bob@example.net');
+    expect(t.lab.world.mailboxes.list('bob@example.net')).toHaveLength(1);
+    await t.type('reset');
+    expect(t.lab.world.mailboxes.list('bob@example.net')).toHaveLength(0);
+  });
+
+  it('real mode without a bridge says why', async () => {
+    const t = open();
+    await t.type('mode real');
+    expect(t.take().join('\n')).toMatch(/bridge/);
+    expect(t.lab.mode).toBe('sim');
+  });
+});
