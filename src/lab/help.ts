@@ -15,6 +15,7 @@ const KEYS: readonly string[] = [
   '  Ctrl-]                                leave a session (or type QUIT)',
   '  Esc then Tab                          move focus out of the terminal',
   'Pasting several lines sends them together, as a pipelining client does.',
+  'In a session, \\n in a line sends a bare LF there (and \\r a bare CR): SMTP forbids them; lesson 19 shows why.',
 ];
 
 const SMTP: readonly string[] = [

@@ -70,6 +70,15 @@ function macrotask(ms = 0): Promise<void> {
   return new Promise((resolve) => timers.setTimeout(resolve, ms));
 }
 
+/**
+ * In a session, `\n` inside a typed line sends a bare LF and `\r` a bare CR at that point
+ * (`\\` is a backslash): the only way to type the bytes that SMTP smuggling is made of
+ * (RFC 5321 §2.3.8 forbids them in what a client sends; a lesson shows why).
+ */
+export function unescapeLine(line: string): string {
+  return line.replace(/\\(\\|n|r)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
+}
+
 function toneOf(code: number): Tone {
   return replyClass(code);
 }
@@ -418,7 +427,7 @@ export class Lab {
       else this.print([{ text: line, tone: 'client' }]);
       session.conversation.clientLine(line);
       if (this.mode === 'real') this.recorder.clientLine(session.key, at, line);
-      text += line + session.ending;
+      text += unescapeLine(line) + session.ending;
     }
     session.link.send(text);
     this.recorder.state({ at, machine: 'client', state: session.conversation.shadow.phase });

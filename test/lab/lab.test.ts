@@ -184,3 +184,13 @@ describe('the shell', () => {
     expect(t.lab.mode).toBe('sim');
   });
 });
+
+describe('typing bytes SMTP forbids', () => {
+  it('\\n and \\r in a session line become a bare LF and CR; \\\\ is a backslash', async () => {
+    const { unescapeLine } = await import('../../src/lab/lab');
+    expect(unescapeLine('Hi.\\n.\\nMAIL FROM:<x@example.com>')).toBe('Hi.\n.\nMAIL FROM:<x@example.com>');
+    expect(unescapeLine('a\\rb')).toBe('a\rb');
+    expect(unescapeLine('C:\\\\new')).toBe('C:\\new');
+    expect(unescapeLine('plain text')).toBe('plain text');
+  });
+});
