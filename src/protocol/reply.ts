@@ -6,6 +6,9 @@
  * RFC 2034 §3: with ENHANCEDSTATUSCODES the text of every line starts with the enhanced code.
  */
 
+import { MAX_REPLY_LINE_OCTETS } from './limits';
+import { utf8Length } from './utf8';
+
 export interface Reply {
   /** Three-digit reply code, e.g. 250. */
   code: number;
@@ -55,9 +58,25 @@ export function formatReply(reply: Reply): string {
   lines.forEach((text, index) => {
     const separator = index === lines.length - 1 ? ' ' : '-';
     const body = reply.enhanced ? (text === '' ? reply.enhanced : `${reply.enhanced} ${text}`) : text;
-    out += `${code}${separator}${body}\r\n`;
+    out += `${code}${separator}${fitReplyLine(body)}\r\n`;
   });
   return out;
+}
+
+/**
+ * RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its code and CRLF. Replies may
+ * quote what the client sent ("unexpected text after the path: ..."), and a client decides how
+ * long that is, so the one formatter cuts any line to fit (ending it with "...") rather than
+ * trusting every reply's author to.
+ */
+function fitReplyLine(body: string): string {
+  const room = MAX_REPLY_LINE_OCTETS - 4 - 2; // "250-" and CRLF
+  if (utf8Length(body) <= room) return body;
+  let cut = body.slice(0, room - 3);
+  while (utf8Length(cut) > room - 3) cut = cut.slice(0, -1);
+  // Do not leave half of a surrogate pair behind.
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}...`;
 }
 
 /** A line the parser could not read as part of a reply. The line is reported, never thrown. */

@@ -130,3 +130,21 @@ describe('ReplyParser', () => {
     );
   });
 });
+
+describe('reply line length (RFC 5321 §4.5.3.1.5)', () => {
+  it('cuts a line that quotes a long client input to 512 octets with its CRLF, multi-byte text included', () => {
+    for (const filler of ['x', 'é', '😀']) {
+      const wire = formatReply({ code: 501, enhanced: '5.1.3', lines: [`Bad address: ${filler.repeat(700)}`, 'second line'] });
+      const lines = wire.split('\r\n').slice(0, -1);
+      expect(lines).toHaveLength(2);
+      for (const line of lines) expect(Buffer.byteLength(`${line}\r\n`)).toBeLessThanOrEqual(512);
+      expect(lines[0]).toMatch(/^501-5\.1\.3 Bad address: .*\.\.\.$/);
+      expect(lines[0]).not.toMatch(/\uFFFD/);
+      expect(new ReplyParser().push(wire)).toHaveLength(1);
+    }
+  });
+
+  it('leaves a line that fits alone', () => {
+    expect(formatReply({ code: 250, lines: ['a'.repeat(506)] })).toBe(`250 ${'a'.repeat(506)}\r\n`);
+  });
+});
