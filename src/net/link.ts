@@ -1,0 +1,109 @@
+/**
+ * `Link`: one SMTP connection seen from the client side, whatever carries it: the simulated
+ * world in-process (`simLink.ts`) or a real TCP connection through the bridge (`wsLink`).
+ *
+ * It is deliberately raw: `send` writes text as given (CRLFs included), so a learner or the
+ * autopilot can pipeline a batch of commands or stream DATA exactly as it goes on the wire, and
+ * `data` hands back the server's bytes as they come, in any chunking (use `ReplyParser`).
+ */
+
+/** A certificate as the TLS stack reports it (the bridge's `CertificateReport`). */
+export interface CertificateInfo {
+  /** Distinguished name as `CN=..., O=...`. */
+  subject: string;
+  issuer: string;
+  /** OpenSSL's form, e.g. "Mar 10 09:00:00 2026 GMT". */
+  validFrom: string;
+  validTo: string;
+  /** SHA-256 over the DER certificate, colon-separated upper-case hex. */
+  fingerprint256: string;
+  /** subjectAltName entries, e.g. ["DNS:mx1.example.net"]. */
+  san: string[];
+}
+
+/** What the client learnt from a completed TLS handshake. */
+export interface TlsReport {
+  /** e.g. "TLSv1.3". */
+  protocol: string;
+  /** e.g. "TLS_AES_256_GCM_SHA384". */
+  cipher: string;
+  certificate: CertificateInfo | null;
+  /** The chain verified and the certificate matches the host name. */
+  authorized: boolean;
+  /** Why not, e.g. "DEPTH_ZERO_SELF_SIGNED_CERT", "ERR_TLS_CERT_ALTNAME_INVALID". */
+  authorizationError?: string;
+}
+
+export interface StartTlsOptions {
+  /** The name to check the certificate against (SNI); default the host connected to. */
+  serverName?: string;
+}
+
+export type ClosedBy = 'server' | 'client' | 'bridge';
+
+export interface LinkEvents {
+  /** Text from the server, as received. */
+  data: string;
+  /** The handshake finished (authorized or not). */
+  tls: TlsReport;
+  /** The connection is gone; nothing more will come. */
+  close: { by: ClosedBy; reason: string };
+}
+
+export type LinkEventName = keyof LinkEvents;
+
+export interface Link {
+  /** The host and port this link is connected to. */
+  readonly host: string;
+  readonly port: number;
+  /** True once TLS is up on this link. */
+  readonly secure: boolean;
+  /** True once the connection is closed (by either side). */
+  readonly closed: boolean;
+  /** Write raw text (CRLF line endings included). Ignored once closed. */
+  send(text: string): void;
+  /**
+   * Run the TLS handshake (after the server's 220 to STARTTLS). Resolves with the report, also
+   * when the certificate does not verify (`authorized: false`); rejects when the handshake
+   * fails, after which the link is closed.
+   */
+  startTls(options?: StartTlsOptions): Promise<TlsReport>;
+  /** Hang up (like closing the socket without QUIT). */
+  close(): void;
+  /** Listen; returns the function that stops listening. */
+  on<E extends LinkEventName>(event: E, listener: (payload: LinkEvents[E]) => void): () => void;
+}
+
+/** Why a connection could not be made. */
+export class ConnectError extends Error {
+  readonly code: 'refused' | 'timeout' | 'unknown-host' | 'policy' | 'failed';
+  constructor(code: ConnectError['code'], message: string) {
+    super(message);
+    this.name = 'ConnectError';
+    this.code = code;
+  }
+}
+
+/** Open a link to `host:port`; rejects with a `ConnectError`. */
+export type LinkFactory = (host: string, port: number) => Promise<Link>;
+
+/** A small typed listener registry that Link implementations share. */
+export class LinkEmitter {
+  private listeners: { [E in LinkEventName]: Set<(payload: LinkEvents[E]) => void> } = {
+    data: new Set(),
+    tls: new Set(),
+    close: new Set(),
+  };
+
+  on<E extends LinkEventName>(event: E, listener: (payload: LinkEvents[E]) => void): () => void {
+    const set = this.listeners[event] as Set<(payload: LinkEvents[E]) => void>;
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  emit<E extends LinkEventName>(event: E, payload: LinkEvents[E]): void {
+    for (const listener of [...(this.listeners[event] as Set<(payload: LinkEvents[E]) => void>)]) listener(payload);
+  }
+}

@@ -1,0 +1,706 @@
+/**
+ * The simulated world: DNS zones, mail hosts with their personas, mailboxes, the event log, the
+ * virtual clock, and the sending MTA's queue (one delivery machine per message).
+ *
+ *   const world = createWorld();
+ *   const handle = world.send({ from: 'alice@example.com', to: ['bob@example.net'] });
+ *   world.advance(5 * 60_000);          // retries that fall due run now, in virtual time
+ *   handle.recipients();                // delivered / deferred / failed, per recipient
+ *   world.mailboxes.list('bob@example.net');
+ *
+ * The world's sending MTA is smtp.example.com (alice's submission server, which relays her mail
+ * to the recipients' MX hosts). Every host keeps one persona backend for its whole life, so
+ * greylisting and rate limits remember earlier connections. Bounces are RFC 3464 DSNs sent back
+ * through the same queue to the sender's domain, from `<>` (RFC 5321 §4.5.5).
+ */
+import { createActor, fromCallback } from 'xstate';
+import { deliveryMachine, type AttemptDone, type AttemptInput, type AttemptResult, type DeliveryActor, type DeliveryEmitted, type HostTrial, type RecipientState, type RecipientVerdict, type RetryPolicy, type TimelineEntry, DEFAULT_RETRY_POLICY } from '../machines/delivery';
+import type { ClientReport, RecipientResult, TlsPolicy } from '../machines/client';
+import type { Reply } from '../protocol/reply';
+import { createBackend, type PersonaBackend, type PersonaId as BackendPersonaId } from './personas/index';
+import { VirtualClock, WORLD_EPOCH, formatRfc5322Date } from './clock';
+import { mtaStsPolicy, mulberry32, mxMatchesPattern, normalizeName, resolve, routeMail, tlsaRecords, type MailHost, type Rng, type Zones } from './dns';
+import { dig as digZones, type DigResult } from './dig';
+import { EventLog, type WorldEventBody } from './events';
+import { Mailboxes, type StoredMessage } from './mailbox';
+import { buildDsn, type DsnRecipient } from './dsn';
+import { defaultHosts, defaultZones, describeWorld, type DownMode, type SimHost } from './topology';
+import { ServerEnd, runClientSession } from './worldConnection';
+
+export { ServerEnd, simulateHandshake, SIMULATED_CA, type SimTlsReport, type SimCertificate, type HandshakeResult } from './worldConnection';
+
+export interface WorldOptions {
+  /** Seeds the random source (equal-preference MX order) and message ids. Default 1. */
+  seed?: number;
+  zones?: Zones;
+  hosts?: Record<string, SimHost>;
+  retry?: Partial<RetryPolicy>;
+  /** Virtual start time (ms since 1970). */
+  epoch?: number;
+  /** How long the sending MTA waits for a TCP connection (Postfix smtp_connect_timeout: 30s). */
+  connectTimeoutMs?: number;
+}
+
+/** The sending MTA of the world (alice's provider). */
+export const WORLD_MTA = { hostname: 'smtp.example.com', address: '192.0.2.25' } as const;
+/** Where a learner's own connections come from (a documentation address, RFC 5737). */
+export const LEARNER_ADDRESS = '203.0.113.99';
+
+export interface SendInput {
+  from: string;
+  to: string[];
+  subject?: string;
+  body?: string;
+  /** Extra header fields, e.g. { 'X-Lesson': 'greylisting' }. */
+  headers?: Record<string, string>;
+}
+
+export interface DsnRecord {
+  action: 'failed' | 'delayed';
+  at: number;
+  recipients: string[];
+  /** The full DSN message. */
+  text: string;
+  /** The host that wrote it. */
+  reportingMta: string;
+}
+
+/** The queue's view of one message. */
+export interface DeliveryHandle {
+  readonly id: string;
+  /** The Message-ID header value. */
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly arrivalAt: number;
+  /** The RFC 5322 message as queued. */
+  readonly content: string;
+  /** True once every recipient is delivered or failed. */
+  readonly done: boolean;
+  recipients(): RecipientState[];
+  timeline(): TimelineEntry[];
+  /** DSNs the sending MTA wrote about this message (failed and delayed). */
+  readonly dsns: readonly DsnRecord[];
+  /** When the next attempt is due, while waiting. */
+  nextAttemptAt(): number | undefined;
+  readonly actor: DeliveryActor;
+}
+
+export type ConnectResult =
+  | { ok: true; connection: ServerEnd }
+  | { ok: false; error: 'refused' | 'timeout' | 'unknown-host'; message: string; host: string; port: number };
+
+export interface ConnectOptions {
+  /** The client's address as the server sees it (default: the learner's). */
+  peerAddress?: string;
+}
+
+export interface World {
+  readonly zones: Zones;
+  readonly clock: VirtualClock;
+  readonly log: EventLog;
+  readonly mailboxes: Mailboxes;
+  readonly retryPolicy: RetryPolicy;
+  /** The hosts as they are now (down states included). */
+  hosts(): Readonly<Record<string, SimHost>>;
+  /** Switch a host down ('refused' or 'timeout') or back up (undefined). */
+  setHostDown(name: string, mode: DownMode | undefined): void;
+  /** Domains a host accepts mail for (from the MX records pointing at it). */
+  domainsOf(host: string): string[];
+  /** The persona backend of a host (made once, kept for the world's life). */
+  backendOf(host: string): PersonaBackend | undefined;
+  /** Open a connection to `host` (a name or an address) on `port`: the server end. Logged. */
+  connect(host: string, port: number, options?: ConnectOptions): ConnectResult;
+  /** `dig` against the world's zones; logged as a DNS query. */
+  dig(args: readonly string[]): DigResult;
+  /** Move virtual time forward; retries, greylist delays and later bounces that fall due run. */
+  advance(ms: number): void;
+  /** Advance until every queued message is settled and nothing more is due, or `limitMs` passes. */
+  runUntilIdle(limitMs?: number): void;
+  /** Queue a message from the world's sending MTA; the first attempt runs at once. */
+  send(input: SendInput): DeliveryHandle;
+  deliveries(): readonly DeliveryHandle[];
+  /** Messages queued or in flight (not yet settled), including DSNs and later bounces. */
+  busy(): boolean;
+  describe(): string[];
+}
+
+/** Persona settings from the topology's words for them (which are the world's, not the persona's). */
+function personaSettings(spec: SimHost, domains: string[]): Record<string, unknown> {
+  const s = spec.settings;
+  const localParts = (list: unknown): string[] | undefined =>
+    Array.isArray(list) ? [...new Set([...list.map((a) => String(a).split('@')[0]!), 'postmaster'])] : undefined;
+  const out: Record<string, unknown> = {};
+  if (domains.length > 0) out.domains = domains;
+  const mailboxes = localParts(s.mailboxes);
+  if (mailboxes) out.mailboxes = mailboxes;
+  switch (spec.persona) {
+    case 'greylisting':
+      if (typeof s.retryAfterSeconds === 'number') out.delayMs = s.retryAfterSeconds * 1000;
+      break;
+    case 'tls-broken':
+      if (typeof s.variant === 'string') out.variant = s.variant;
+      break;
+    case 'tarpit':
+      if (typeof s.replyDelaySeconds === 'number') out.replyDelayMs = s.replyDelaySeconds * 1000;
+      break;
+    case 'content-filter':
+      if (typeof s.variant === 'string') out.variant = s.variant;
+      if (typeof s.maxSize === 'number') out.filterSizeLimit = s.maxSize;
+      break;
+    case 'mailbox-full': {
+      const full = localParts(s.fullMailboxes)?.filter((m) => m !== 'postmaster');
+      if (full) out.fullMailboxes = full;
+      break;
+    }
+    case 'flaky':
+      // "DATA": the connection dies at the DATA command, before anything is stored, so the
+      // retry delivers exactly once.
+      if (typeof s.dropAfter === 'string') out.dropAt = s.dropAfter.toLowerCase() === 'data' ? 'data' : s.dropAfter.toLowerCase();
+      break;
+    case 'rate-limited':
+      if (typeof s.maxMessages === 'number') out.maxPerWindow = s.maxMessages;
+      break;
+    case 'submission':
+      if (s.users && typeof s.users === 'object') out.users = s.users;
+      break;
+  }
+  return out;
+}
+
+interface QueuedMessage {
+  id: string;
+  messageId: string;
+  from: string;
+  to: string[];
+  content: string;
+  arrivalAt: number;
+  /** The MTA that sends it: the world's, or a host sending its own DSN. */
+  origin: { hostname: string; address: string };
+  dsns: DsnRecord[];
+  actor?: DeliveryActor;
+}
+
+function shortReply(reply: Reply): string {
+  return `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''} ${reply.lines.join(' ')}`.trim();
+}
+
+function defaultStatus(reply: Reply): string {
+  return reply.enhanced ?? `${Math.floor(reply.code / 100)}.0.0`;
+}
+
+function domainOfAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? '' : normalizeName(address.slice(at + 1));
+}
+
+export function createWorld(options: WorldOptions = {}): World {
+  const seed = options.seed ?? 1;
+  const zones = options.zones ?? defaultZones;
+  const clock = new VirtualClock(options.epoch ?? WORLD_EPOCH);
+  const log = new EventLog();
+  const mailboxes = new Mailboxes();
+  const rng: Rng = mulberry32(seed);
+  const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+  const hosts: Record<string, SimHost> = {};
+  for (const [name, spec] of Object.entries(options.hosts ?? defaultHosts)) hosts[normalizeName(name)] = { ...spec };
+  const backends = new Map<string, PersonaBackend>();
+  const queue: QueuedMessage[] = [];
+  const byId = new Map<string, QueuedMessage>();
+  const relayed = new Set<string>();
+  /** Destinations none of whose hosts could be reached lately (connection refused or timed out). */
+  const suspensions = new Map<string, { until: number; wait: number; status: string; diagnostic: string }>();
+  let connectionCount = 0;
+  let messageCount = 0;
+  let laterBouncesPending = 0;
+
+  const append = (body: WorldEventBody, host: string) => log.append({ ...body, at: clock.now(), host });
+
+  // Which domains each host serves: every mail domain whose route (RFC 5321 §5.1) reaches it.
+  const served = new Map<string, Set<string>>();
+  {
+    const candidates = new Set<string>();
+    for (const r of zones.records) if (r.type === 'MX' || r.type === 'CNAME') candidates.add(r.name);
+    // Hosts nobody names as an MX but that receive mail themselves (an A-only domain's implicit MX).
+    const exchanges = new Set(zones.records.flatMap((r) => (r.type === 'MX' ? [normalizeName(r.exchange)] : [])));
+    for (const name of Object.keys(hosts)) if (!exchanges.has(name)) candidates.add(name);
+    const fixed = mulberry32(seed);
+    for (const domain of candidates) {
+      const route = routeMail(zones, domain, fixed);
+      if (route.kind !== 'hosts') continue;
+      for (const h of route.hosts) {
+        const set = served.get(h.host) ?? new Set<string>();
+        set.add(domain);
+        served.set(h.host, set);
+      }
+    }
+    // A submission server serves its own domain's users (its MX sibling shares the domain).
+    for (const [name, spec] of Object.entries(hosts)) {
+      if (spec.persona === 'submission') {
+        const domain = name.split('.').slice(1).join('.');
+        served.set(name, new Set([domain]));
+      }
+    }
+  }
+  const domainsOf = (host: string): string[] => [...(served.get(normalizeName(host)) ?? [])].sort();
+
+  function backendOf(hostName: string): PersonaBackend | undefined {
+    const name = normalizeName(hostName);
+    const spec = hosts[name];
+    if (!spec) return undefined;
+    let backend = backends.get(name);
+    if (!backend) {
+      const isSubmission = spec.persona === 'submission';
+      backend = createBackend(spec.persona as BackendPersonaId, personaSettings(spec, domainsOf(name)), {
+        hostname: name,
+        now: () => clock.now(),
+        sink: {
+          deliver: (mailbox, message, envelope) => {
+            if (isSubmission) {
+              // Submission relays: the accepted message enters the world's queue once.
+              const key = `${name}/${message.queueId}`;
+              if (relayed.has(key)) return;
+              relayed.add(key);
+              enqueue({
+                from: envelope.reversePath,
+                to: envelope.recipients.map((r) => r.address),
+                content: message.text,
+                origin: { hostname: name, address: spec.addresses[0] ?? WORLD_MTA.address },
+              });
+              return;
+            }
+            mailboxes.deliver(mailbox, {
+              envelope: { mailFrom: envelope.reversePath, rcptTo: envelope.recipients.map((r) => r.address) },
+              raw: message.text,
+              deliveredAt: clock.now(),
+              deliveredBy: name,
+            });
+          },
+        },
+      });
+      backends.set(name, backend);
+    }
+    return backend;
+  }
+
+  function findHost(nameOrAddress: string): string | undefined {
+    const key = normalizeName(nameOrAddress.replace(/^\[|\]$/g, ''));
+    if (hosts[key]) return key;
+    return Object.keys(hosts).find((name) => hosts[name]!.addresses.includes(key));
+  }
+
+  /** Later bounces the bouncer owes: each becomes a DSN from that host, sent through the queue. */
+  function collectLaterBounces(hostName: string): void {
+    const backend = backends.get(hostName);
+    if (!backend || backend.laterBounces.length === 0) return;
+    const owed = backend.laterBounces.splice(0, backend.laterBounces.length);
+    for (const bounce of owed) {
+      laterBouncesPending += 1;
+      clock.schedule(bounce.dueAt, () => {
+        laterBouncesPending -= 1;
+        const sender = bounce.envelope.reversePath;
+        const diagnostic = shortReply(bounce.reason);
+        append({ kind: 'bounce', messageId: bounce.queueId, recipients: [bounce.recipient], status: bounce.reason.enhanced ?? '5.0.0', reason: diagnostic }, hostName);
+        if (sender === '') return;
+        const dsn = buildDsn({
+          reportingMta: hostName,
+          originalSender: sender,
+          arrivalDate: bounce.dueAt,
+          date: clock.now(),
+          recipients: [{ finalRecipient: bounce.recipient, action: 'failed', status: bounce.reason.enhanced ?? '5.0.0', diagnosticCode: diagnostic }],
+          originalMessage: bounce.message.text,
+        });
+        enqueue({ from: '', to: [sender], content: dsn.text, origin: { hostname: hostName, address: hosts[hostName]?.addresses[0] ?? WORLD_MTA.address } });
+      });
+    }
+  }
+
+  function connect(hostName: string, port: number, connectOptions: ConnectOptions = {}): ConnectResult {
+    const name = findHost(hostName);
+    const peerAddress = connectOptions.peerAddress ?? LEARNER_ADDRESS;
+    const connectionId = `c${++connectionCount}`;
+    const fail = (error: 'refused' | 'timeout' | 'unknown-host', message: string): ConnectResult => {
+      append({ kind: 'connection', connectionId, client: peerAddress, port, outcome: error === 'timeout' ? 'timeout' : 'refused' }, name ?? normalizeName(hostName));
+      return { ok: false, error, message, host: name ?? hostName, port };
+    };
+    if (!name) return fail('unknown-host', `${hostName}: no such host in this world`);
+    const spec = hosts[name]!;
+    if (spec.down === 'timeout') return fail('timeout', `connect to ${name}[${spec.addresses[0]}]:${port}: Connection timed out`);
+    if (spec.down === 'refused' || !spec.ports.includes(port)) {
+      return fail('refused', `connect to ${name}[${spec.addresses[0]}]:${port}: Connection refused`);
+    }
+    const connection = new ServerEnd({
+      connectionId,
+      host: name,
+      port,
+      backend: backendOf(name)!,
+      peer: { address: peerAddress, port: 40000 + (connectionCount % 20000) },
+      clock,
+      log,
+      onEnded: () => collectLaterBounces(name),
+    });
+    return { ok: true, connection };
+  }
+
+  /** RFC 8461 (MTA-STS) and RFC 7672 (DANE) decide how much TLS the sender demands of `host`. */
+  function tlsPolicyFor(domain: string, host: string): TlsPolicy | 'skip' {
+    const sts = mtaStsPolicy(zones, domain);
+    if (sts && sts.mode === 'enforce') {
+      // RFC 8461 §4.1: an MX host that does not match the policy is not used at all.
+      if (!sts.mx.some((pattern) => mxMatchesPattern(host, pattern))) return 'skip';
+      return 'enforce';
+    }
+    if (tlsaRecords(zones, host).length > 0) return 'enforce';
+    return 'opportunistic';
+  }
+
+  /** One delivery attempt for some recipients of a message: every domain, every MX host in order. */
+  function runAttempt(
+    message: QueuedMessage,
+    input: AttemptInput,
+    report: (result: AttemptResult, final: boolean) => void,
+    isCancelled: () => boolean,
+  ): void {
+    let trials: HostTrial[] = [];
+    let verdicts: RecipientVerdict[] = [];
+    let siteFailure = false;
+    // Each destination's outcome is reported as soon as it is known, so the queue never shows a
+    // recipient as waiting when its copy already sits in a mailbox.
+    const flush = (final: boolean) => {
+      const result = { trials, verdicts };
+      trials = [];
+      verdicts = [];
+      report(result, final);
+    };
+    const groups = new Map<string, string[]>();
+    for (const r of input.recipients) {
+      const d = domainOfAddress(r);
+      groups.set(d, [...(groups.get(d) ?? []), r]);
+    }
+    const domains = [...groups.keys()];
+    const origin = message.origin.hostname;
+
+    const nextDomain = (index: number): void => {
+      if (isCancelled()) return;
+      if (index > 0) {
+        if (index >= domains.length) {
+          flush(true);
+          return;
+        }
+        flush(false);
+      }
+      const domain = domains[index]!;
+      const recipients = groups.get(domain)!;
+      const route = routeMail(zones, domain, rng);
+      const mx = resolve(zones, domain, 'MX');
+      append({ kind: 'dns-query', name: domain, type: 'MX', status: mx.status, answers: mx.answers.map((r) => `${r.preference} ${r.exchange || '.'}`) }, origin);
+      const settleAll = (outcome: 'failed' | 'deferred', status: string, diagnostic: string) => {
+        for (const address of recipients) verdicts.push({ address, outcome, status, diagnostic });
+      };
+      switch (route.kind) {
+        case 'null-mx':
+        case 'permanent':
+          settleAll('failed', route.failure.enhanced, `${route.failure.code} ${route.failure.enhanced} ${route.failure.text}`);
+          nextDomain(index + 1);
+          return;
+        case 'temporary':
+          settleAll('deferred', route.failure.enhanced, `${route.failure.code} ${route.failure.enhanced} ${route.failure.text}`);
+          nextDomain(index + 1);
+          return;
+        case 'hosts': {
+          // Like Postfix's queue manager: a destination whose every host just failed to answer is
+          // "temporarily suspended" instead of being connected to again for each queued message.
+          const suspended = suspensions.get(domain);
+          if (suspended && suspended.until > clock.now()) {
+            settleAll('deferred', suspended.status, `delivery temporarily suspended: ${suspended.diagnostic}`);
+            nextDomain(index + 1);
+            return;
+          }
+          siteFailure = false;
+          tryHost(domain, route.hosts, 0, recipients, undefined, false, () => {
+            if (siteFailure) {
+              // No host got as far as a recipient: suspend the destination, for longer each time
+              // it stays dead (like the message backoff), so queued mail does not hammer it.
+              const previous = suspensions.get(domain);
+              const wait = previous ? Math.min(retryPolicy.maximalBackoffMs, previous.wait * 2) : retryPolicy.minimalBackoffMs;
+              const why = verdicts[verdicts.length - 1]!;
+              suspensions.set(domain, { until: clock.now() + wait, wait, status: why.status, diagnostic: why.diagnostic });
+            } else {
+              suspensions.delete(domain);
+            }
+            nextDomain(index + 1);
+          });
+        }
+      }
+    };
+
+    const tryHost = (
+      domain: string,
+      candidates: MailHost[],
+      index: number,
+      recipients: string[],
+      lastFailure: { status: string; diagnostic: string; reply?: Reply; host?: string } | undefined,
+      plaintextOnly: boolean,
+      next: () => void,
+    ): void => {
+      if (isCancelled()) return;
+      if (index >= candidates.length) {
+        // Every host failed at the connection or session level: wait and try again later.
+        siteFailure = true;
+        const why = lastFailure ?? { status: '4.4.1', diagnostic: `no MX host of ${domain} could be reached` };
+        for (const address of recipients) {
+          verdicts.push({ address, outcome: 'deferred', status: why.status, diagnostic: why.diagnostic, ...(why.reply ? { reply: why.reply } : {}), ...(why.host ? { remoteMta: why.host } : {}) });
+        }
+        next();
+        return;
+      }
+      const target = candidates[index]!;
+      const host = target.host;
+      const at = clock.now();
+      const policy = tlsPolicyFor(domain, host);
+      if (policy === 'skip') {
+        trials.push({ host, at, outcome: 'skipped', summary: `${host} is not listed in ${domain}'s MTA-STS policy: not used (RFC 8461 §4.1)` });
+        tryHost(domain, candidates, index + 1, recipients, lastFailure, false, next);
+        return;
+      }
+      append({ kind: 'delivery-attempt', messageId: message.id, recipients, attempt: input.attempt, target: `${host}:25` }, origin);
+      const opened = connect(host, 25, { peerAddress: message.origin.address });
+      if (!opened.ok) {
+        if (opened.error === 'timeout') {
+          clock.schedule(at + connectTimeoutMs, () => {
+            trials.push({ host, at, outcome: 'timeout', summary: opened.message });
+            tryHost(domain, candidates, index + 1, recipients, { status: '4.4.1', diagnostic: opened.message, host }, false, next);
+          });
+          return;
+        }
+        trials.push({ host, at, outcome: 'refused', summary: opened.message });
+        tryHost(domain, candidates, index + 1, recipients, { status: '4.4.1', diagnostic: opened.message, host }, false, next);
+        return;
+      }
+      const connection = opened.connection;
+      const effective: TlsPolicy = plaintextOnly ? 'none' : policy;
+      runClientSession(
+        connection,
+        { clientName: message.origin.hostname, tls: effective, messages: [{ from: message.from, recipients, content: message.content }] },
+        clock,
+        (report) => {
+          if (isCancelled()) return;
+          const result = report.messages[0]!;
+          const trialBase = { host, at, connectionId: connection.connectionId };
+          // Opportunistic TLS whose handshake broke: connect again without STARTTLS, as Postfix does.
+          if (report.tls === 'handshake-failed' && effective === 'opportunistic') {
+            trials.push({ ...trialBase, outcome: 'tls-failed', summary: `TLS handshake with ${host} failed; retrying in plaintext (opportunistic TLS)`, downgraded: true });
+            tryHost(domain, candidates, index, recipients, lastFailure, true, next);
+            return;
+          }
+          const decided = result.recipients.filter((r) => r.stage === 'rcpt' || r.stage === 'data' || (r.stage === 'mail' && r.status === 'failed') || (r.stage === 'session' && r.status === 'failed' && report.tlsFailure === undefined));
+          if (decided.length === 0) {
+            // Nothing reached a recipient-level answer: a session-level temporary failure. Next MX.
+            const first = result.recipients[0];
+            const reply = first?.reply;
+            const status = reply ? defaultStatus(reply) : '4.4.2';
+            const diagnostic = report.tlsFailure
+              ? `TLS is required for ${domain} but ${report.tlsFailure}`
+              : reply
+                ? `${host} said: ${shortReply(reply)}`
+                : `lost connection with ${host}`;
+            trials.push({
+              ...trialBase,
+              outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred',
+              summary: diagnostic,
+              ...(reply ? { reply } : {}),
+            });
+            tryHost(domain, candidates, index + 1, recipients, { status: report.tlsFailure ? '4.7.5' : status, diagnostic, ...(reply ? { reply } : {}), host }, false, next);
+            return;
+          }
+          const delivered = result.recipients.filter((r) => r.status === 'delivered').length;
+          const outcome: HostTrial['outcome'] =
+            delivered === result.recipients.length ? 'delivered' : delivered > 0 ? 'partial' : result.recipients.some((r) => r.status === 'deferred') ? 'deferred' : 'failed';
+          const lastReply = result.dataReply ?? result.recipients.find((r) => r.reply)?.reply;
+          trials.push({
+            ...trialBase,
+            outcome,
+            summary: summarize(host, result.recipients, report),
+            ...(lastReply ? { reply: lastReply } : {}),
+            ...(report.downgraded || plaintextOnly ? { downgraded: true } : {}),
+          });
+          for (const r of result.recipients) verdicts.push(verdictOf(r, host));
+          for (const r of result.recipients) {
+            if (r.status === 'delivered') append({ kind: 'delivery', messageId: message.id, recipient: r.address, mailbox: r.address }, host);
+          }
+          next();
+        },
+      );
+    };
+
+    if (domains.length === 0) flush(true);
+    else nextDomain(0);
+  }
+
+  function summarize(host: string, recipients: RecipientResult[], report: ClientReport): string {
+    const parts = recipients.map((r) => `${r.address}: ${r.status}${r.reply ? ` (${shortReply(r.reply)})` : ''}`);
+    const tls = report.tls === 'established' ? ` over ${report.tlsReport?.protocol ?? 'TLS'}` : report.downgraded ? ' in plaintext (STARTTLS failed, opportunistic)' : '';
+    return `${host}${tls}: ${parts.join('; ')}`;
+  }
+
+  function verdictOf(r: RecipientResult, host: string): RecipientVerdict {
+    const reply = r.reply!;
+    const outcome = r.status === 'delivered' ? 'delivered' : r.status === 'failed' ? 'failed' : 'deferred';
+    return { address: r.address, outcome, status: defaultStatus(reply), diagnostic: shortReply(reply), reply, remoteMta: host };
+  }
+
+  const attemptActor = fromCallback<AttemptDone, AttemptInput>(({ input, sendBack }) => {
+    const message = byId.get(input.messageId);
+    let cancelled = false;
+    if (!message) {
+      sendBack({ type: 'attempt.done', result: { trials: [], verdicts: [] } });
+      return () => {};
+    }
+    runAttempt(message, input, (result, final) => sendBack({ type: final ? 'attempt.done' : 'attempt.progress', result }), () => cancelled);
+    return () => {
+      cancelled = true;
+    };
+  });
+  const queueMachine = deliveryMachine.provide({ actors: { attempt: attemptActor } });
+
+  function sendDsn(message: QueuedMessage, action: 'failed' | 'delayed', verdicts: RecipientVerdict[], willRetryUntil?: number): void {
+    const now = clock.now();
+    const recipients: DsnRecipient[] = verdicts.map((v) => ({
+      finalRecipient: v.address,
+      action,
+      status: action === 'delayed' && v.status.startsWith('2') ? '4.0.0' : v.status,
+      ...(v.remoteMta ? { remoteMta: v.remoteMta } : {}),
+      diagnosticCode: v.diagnostic,
+      lastAttemptDate: now,
+      ...(willRetryUntil !== undefined ? { willRetryUntil } : {}),
+    }));
+    const dsn = buildDsn({ reportingMta: message.origin.hostname, originalSender: message.from, arrivalDate: message.arrivalAt, date: now, recipients, originalMessage: message.content });
+    message.dsns.push({ action, at: now, recipients: verdicts.map((v) => v.address), text: dsn.text, reportingMta: message.origin.hostname });
+    enqueue({ from: '', to: [message.from], content: dsn.text, origin: message.origin });
+  }
+
+  function onDeliveryEvent(message: QueuedMessage, event: DeliveryEmitted): void {
+    const origin = message.origin.hostname;
+    switch (event.type) {
+      case 'bounce':
+        append({ kind: 'bounce', messageId: message.id, recipients: event.verdicts.map((v) => v.address), status: event.verdicts[0]!.status, reason: event.verdicts[0]!.diagnostic }, origin);
+        // RFC 5321 §4.5.5 / RFC 3464: never a DSN about a DSN (the null reverse-path).
+        if (message.from !== '') sendDsn(message, 'failed', event.verdicts);
+        break;
+      case 'delayed':
+        if (message.from !== '') sendDsn(message, 'delayed', event.verdicts, event.willRetryUntil);
+        break;
+      case 'deferred':
+        append({ kind: 'deferral', messageId: message.id, recipients: event.recipients, reason: event.reason, retryAt: event.retryAt }, origin);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function enqueue(spec: { from: string; to: string[]; content: string; origin: { hostname: string; address: string } }): QueuedMessage {
+    messageCount += 1;
+    const id = `q${messageCount}`;
+    const messageId = /^Message-ID:\s*(.+)$/im.exec(spec.content)?.[1]?.trim() ?? `<${id}@${spec.origin.hostname}>`;
+    const message: QueuedMessage = { id, messageId, from: spec.from, to: [...spec.to], content: spec.content, arrivalAt: clock.now(), origin: spec.origin, dsns: [] };
+    queue.push(message);
+    byId.set(id, message);
+    const actor = createActor(queueMachine, {
+      input: { messageId: id, from: spec.from, recipients: [...spec.to], arrivalAt: message.arrivalAt, now: () => clock.now(), retry: retryPolicy },
+      clock,
+    });
+    message.actor = actor;
+    actor.on('*', (event) => onDeliveryEvent(message, event as DeliveryEmitted));
+    actor.start();
+    return message;
+  }
+
+  function compose(input: SendInput, id: number): string {
+    const headers: string[] = [
+      `From: <${input.from}>`,
+      `To: ${input.to.map((t) => `<${t}>`).join(', ')}`,
+      `Subject: ${input.subject ?? 'Hello'}`,
+      `Date: ${formatRfc5322Date(clock.now())}`,
+      `Message-ID: <${id}.${seed}.sim@${WORLD_MTA.hostname}>`,
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      ...Object.entries(input.headers ?? {}).map(([k, v]) => `${k}: ${v.replace(/[\r\n]+/g, ' ')}`),
+    ];
+    const body = (input.body ?? 'Hello from the simulated world.').replace(/\r\n|\r|\n/g, '\r\n');
+    return `${headers.join('\r\n')}\r\n\r\n${body}${body.endsWith('\r\n') ? '' : '\r\n'}`;
+  }
+
+  function handleOf(message: QueuedMessage): DeliveryHandle {
+    const actor = message.actor!;
+    return {
+      id: message.id,
+      messageId: message.messageId,
+      from: message.from,
+      to: message.to,
+      arrivalAt: message.arrivalAt,
+      content: message.content,
+      get done() {
+        return actor.getSnapshot().status === 'done';
+      },
+      recipients: () => actor.getSnapshot().context.recipients,
+      timeline: () => actor.getSnapshot().context.timeline,
+      dsns: message.dsns,
+      nextAttemptAt: () => actor.getSnapshot().context.nextAttemptAt,
+      actor,
+    };
+  }
+
+  const world: World = {
+    zones,
+    clock,
+    log,
+    mailboxes,
+    retryPolicy,
+    hosts: () => hosts,
+    setHostDown(name, mode) {
+      const key = findHost(name);
+      if (!key) throw new Error(`setHostDown: no host "${name}" in this world; hosts: ${Object.keys(hosts).sort().join(', ')}`);
+      const { down: _previous, ...rest } = hosts[key]!;
+      hosts[key] = mode ? { ...rest, down: mode } : rest;
+    },
+    domainsOf,
+    backendOf,
+    connect,
+    dig(args) {
+      const result = digZones(zones, args);
+      if (result.ok) {
+        const res = resolve(zones, result.query.name, result.query.type);
+        append({ kind: 'dns-query', name: result.query.name, type: result.query.type, status: res.status, answers: result.text.split('\n').filter((l) => l && !l.startsWith(';')) }, 'resolver');
+      }
+      return result;
+    },
+    advance(ms) {
+      clock.advance(ms);
+    },
+    runUntilIdle(limitMs = retryPolicy.maximalLifetimeMs + 86_400_000) {
+      const limit = clock.now() + limitMs;
+      while (world.busy()) {
+        const next = clock.nextDueAt();
+        if (next === undefined || next > limit) break;
+        clock.advanceTo(Math.max(next, clock.now()));
+      }
+    },
+    send(input) {
+      if (!input.from.includes('@') && input.from !== '') throw new Error(`send: "${input.from}" is not an address (expected local@domain)`);
+      if (input.to.length === 0) throw new Error('send: at least one recipient is needed');
+      for (const t of input.to) if (!t.includes('@')) throw new Error(`send: "${t}" is not an address (expected local@domain)`);
+      const message = enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA });
+      return handleOf(message);
+    },
+    deliveries: () => queue.map(handleOf),
+    busy: () => laterBouncesPending > 0 || queue.some((m) => m.actor!.getSnapshot().status !== 'done'),
+    describe: () => describeWorld(zones, hosts),
+  };
+  return world;
+}
+
+/** Every stored DSN in a mailbox (delivery status notifications, RFC 3464). */
+export function dsnsIn(mailboxes: Mailboxes, address: string): StoredMessage[] {
+  return mailboxes.list(address).filter((m) => m.isDsn);
+}

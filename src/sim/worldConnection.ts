@@ -1,0 +1,327 @@
+/**
+ * One TCP connection of the simulated network, seen from the server's side of the wire: a
+ * server session machine (`machines/server.ts`) with the host's persona backend, fed with the
+ * text a client writes and logging every command, reply and TLS step in the world's event log.
+ *
+ * It is synchronous on purpose: the world's own sending MTA drives thousands of sessions in
+ * virtual time, and `net/simLink.ts` adds the asynchrony of a socket for interactive use.
+ */
+import { createActor, type Actor } from 'xstate';
+import { serverMachine, type ServerEmitted } from '../machines/server';
+import { clientMachine, type ClientInput, type ClientReport, type TlsOutcome } from '../machines/client';
+import type { ServerBackend, TlsHandshakePlan } from '../machines/backend';
+import { LineFramer } from '../protocol/framing';
+import { formatReply, type Reply } from '../protocol/reply';
+import type { EventLog, WorldEventBody } from './events';
+import type { VirtualClock } from './clock';
+
+/** What a TLS client learns from the handshake (the same shape the bridge reports). */
+export interface SimCertificate {
+  subject: string;
+  issuer: string;
+  validFrom: string;
+  validTo: string;
+  fingerprint256: string;
+  san: string[];
+}
+
+export interface SimTlsReport {
+  protocol: string;
+  cipher: string;
+  certificate: SimCertificate | null;
+  authorized: boolean;
+  authorizationError?: string;
+}
+
+export type HandshakeResult = { ok: true; report: SimTlsReport } | { ok: false; reason: string };
+
+/** The simulated CA every healthy host's certificate chains to (the world trusts it). */
+export const SIMULATED_CA = 'CN=Simulated World CA, O=smtp-lab';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** OpenSSL's date form, e.g. "Mar 10 09:00:00 2026 GMT". */
+function opensslDate(at: number): string {
+  const d = new Date(at);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${d.getUTCFullYear()} GMT`;
+}
+
+/** A stable fake SHA-256 fingerprint (FNV-1a rounds): the same host always shows the same one. */
+function fingerprintOf(text: string): string {
+  const bytes: string[] = [];
+  let h = 0x811c9dc5;
+  for (let round = 0; bytes.length < 32; round++) {
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i) + round;
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    for (let k = 0; k < 4 && bytes.length < 32; k++) bytes.push(((h >>> (k * 8)) & 0xff).toString(16).padStart(2, '0').toUpperCase());
+  }
+  return bytes.join(':');
+}
+
+/**
+ * The outcome of the handshake a persona planned (`TlsHandshakePlan`), as a real TLS stack
+ * would report it: a self-signed or wrong-name certificate still gives an encrypted channel,
+ * only `authorized` is false; a failed handshake gives no channel at all.
+ */
+export function simulateHandshake(host: string, plan: TlsHandshakePlan, now: number): HandshakeResult {
+  if (plan === 'fail') return { ok: false, reason: `TLS handshake with ${host} failed: the server aborted the negotiation (handshake failure alert)` };
+  const day = 86_400_000;
+  const subject = plan === 'wrong-name' ? 'CN=wrong-name.test' : `CN=${host}`;
+  const certificate: SimCertificate = {
+    subject,
+    issuer: plan === 'self-signed' ? subject : SIMULATED_CA,
+    validFrom: opensslDate(now - 30 * day),
+    validTo: opensslDate(now + 335 * day),
+    fingerprint256: fingerprintOf(`${subject}|${plan}`),
+    san: [plan === 'wrong-name' ? 'DNS:wrong-name.test' : `DNS:${host}`],
+  };
+  const base = { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', certificate };
+  if (plan === 'self-signed') return { ok: true, report: { ...base, authorized: false, authorizationError: 'DEPTH_ZERO_SELF_SIGNED_CERT' } };
+  if (plan === 'wrong-name') return { ok: true, report: { ...base, authorized: false, authorizationError: 'ERR_TLS_CERT_ALTNAME_INVALID' } };
+  return { ok: true, report: { ...base, authorized: true } };
+}
+
+export interface ServerEndOptions {
+  connectionId: string;
+  host: string;
+  port: number;
+  backend: ServerBackend;
+  peer: { address: string; port: number };
+  clock: VirtualClock;
+  log: EventLog;
+  /** Called once when the session has ended (either side). */
+  onEnded?: () => void;
+}
+
+type ReplyListener = (reply: Reply, wire: string) => void;
+type CloseListener = (by: 'server' | 'client', reason: string) => void;
+
+/** The server end of one simulated connection. */
+export class ServerEnd {
+  readonly connectionId: string;
+  readonly host: string;
+  readonly port: number;
+  private readonly actor: Actor<typeof serverMachine>;
+  private readonly framer = new LineFramer();
+  private readonly options: ServerEndOptions;
+  private replyListeners: ReplyListener[] = [];
+  private closeListeners: CloseListener[] = [];
+  private plannedHandshake: TlsHandshakePlan | undefined;
+  private waitingHandshake: ((result: HandshakeResult) => void) | undefined;
+  /** Deliveries to listeners held back while a write is being handled. */
+  private held: Array<() => void> | undefined;
+  private tls = false;
+  private ended = false;
+  /** Replies and closes that came before anyone listened (the banner of a fresh session). */
+  private backlog: Array<{ kind: 'reply'; reply: Reply; wire: string } | { kind: 'close'; reason: string }> = [];
+
+  constructor(options: ServerEndOptions) {
+    this.options = options;
+    this.connectionId = options.connectionId;
+    this.host = options.host;
+    this.port = options.port;
+    this.actor = createActor(serverMachine, { input: { backend: options.backend, peer: options.peer }, clock: options.clock });
+    this.actor.on('*', (event: ServerEmitted) => this.onServerEvent(event));
+    this.log({ kind: 'connection', connectionId: this.connectionId, client: options.peer.address, port: options.port, outcome: 'connected' });
+  }
+
+  /** Start the session: the banner (or a 421) is emitted now. */
+  start(): void {
+    this.actor.start();
+  }
+
+  get isTls(): boolean {
+    return this.tls;
+  }
+
+  get isClosed(): boolean {
+    return this.ended;
+  }
+
+  /** True while the server sits on a delayed reply (a tarpit, a slow banner). */
+  get waitingOnServer(): boolean {
+    return !this.ended && this.actor.getSnapshot().matches('holding');
+  }
+
+  /** The server agreed to STARTTLS (220) and waits for the handshake. */
+  get handshakePending(): boolean {
+    return this.plannedHandshake !== undefined;
+  }
+
+  onReply(listener: ReplyListener): void {
+    this.replyListeners.push(listener);
+    this.flushBacklog();
+  }
+
+  onClose(listener: CloseListener): void {
+    this.closeListeners.push(listener);
+    this.flushBacklog();
+  }
+
+  /** Text the client wrote (any chunking; lines end in CRLF or LF). */
+  write(text: string): void {
+    if (this.ended) return;
+    // Like a socket, the server's answers reach the client after the write, not inside it: the
+    // server has handled every line written (and planned any handshake) before the client reads.
+    const outer = this.held === undefined;
+    if (outer) this.held = [];
+    for (const line of this.framer.push(text)) {
+      if (this.ended) break;
+      this.log({ kind: 'command', connectionId: this.connectionId, line: line.text });
+      this.actor.send({ type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong, octets: line.octets });
+    }
+    if (!outer) return;
+    const out = this.held!;
+    this.held = undefined;
+    for (const deliver of out) deliver();
+  }
+
+  /**
+   * The client starts the handshake. If the server's "go ahead" is still on its way through the
+   * machine, the handshake runs as soon as it comes; `done` hears the result.
+   */
+  startHandshake(done: (result: HandshakeResult) => void): void {
+    if (this.plannedHandshake !== undefined || this.ended) {
+      done(this.handshake());
+      return;
+    }
+    this.waitingHandshake = done;
+  }
+
+  /** Run the handshake the server agreed to. Without a 220 to STARTTLS there is nothing to shake hands with. */
+  handshake(): HandshakeResult {
+    const plan = this.plannedHandshake;
+    if (plan === undefined) return { ok: false, reason: 'the server has not agreed to STARTTLS (send STARTTLS and wait for 220 first)' };
+    this.plannedHandshake = undefined;
+    const result = simulateHandshake(this.host, plan, this.options.clock.now());
+    if (result.ok) {
+      this.tls = true;
+      const r = result.report;
+      this.log({
+        kind: 'tls',
+        connectionId: this.connectionId,
+        step: 'established',
+        detail: `${r.protocol} ${r.cipher}; certificate ${r.certificate?.subject ?? 'none'} issued by ${r.certificate?.issuer ?? '?'}${r.authorized ? ', verified' : `, NOT verified (${r.authorizationError})`}`,
+      });
+      this.actor.send({ type: 'tls.established', info: { protocol: r.protocol, cipher: r.cipher, serverName: this.host } });
+    } else {
+      this.log({ kind: 'tls', connectionId: this.connectionId, step: 'failed', detail: result.reason });
+      this.actor.send({ type: 'tls.failed', reason: result.reason });
+      // The client learns of it from the handshake result, not as a close by the server.
+      this.end('client', 'TLS handshake failed');
+    }
+    return result;
+  }
+
+  /** The client hangs up. */
+  disconnect(reason = 'client closed the connection'): void {
+    if (this.ended) return;
+    this.actor.send({ type: 'disconnect' });
+    this.end('client', reason);
+  }
+
+  private onServerEvent(event: ServerEmitted): void {
+    switch (event.type) {
+      case 'reply': {
+        this.log({ kind: 'reply', connectionId: this.connectionId, reply: event.reply });
+        const wire = formatReply(event.reply);
+        const reply = event.reply;
+        this.dispatch(() => {
+          if (this.replyListeners.length === 0) this.backlog.push({ kind: 'reply', reply, wire });
+          for (const listener of this.replyListeners) listener(reply, wire);
+        });
+        break;
+      }
+      case 'starttls':
+        this.plannedHandshake = event.handshake;
+        this.log({ kind: 'tls', connectionId: this.connectionId, step: 'starttls', detail: 'server ready to start TLS; handshake next' });
+        if (this.waitingHandshake) {
+          const done = this.waitingHandshake;
+          this.waitingHandshake = undefined;
+          done(this.handshake());
+        }
+        break;
+      case 'close':
+        this.end('server', event.reason);
+        break;
+      case 'accepted':
+        break;
+    }
+  }
+
+  private end(by: 'server' | 'client', reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.log({ kind: 'connection', connectionId: this.connectionId, client: this.options.peer.address, port: this.port, outcome: 'closed' });
+    this.dispatch(() => {
+      if (by === 'server' && this.closeListeners.length === 0) this.backlog.push({ kind: 'close', reason });
+      for (const listener of this.closeListeners) listener(by, reason);
+    });
+    this.actor.stop();
+    this.options.onEnded?.();
+  }
+
+  private dispatch(deliver: () => void): void {
+    if (this.held) this.held.push(deliver);
+    else deliver();
+  }
+
+  private flushBacklog(): void {
+    if (this.replyListeners.length === 0 && this.closeListeners.length === 0) return;
+    const items = this.backlog;
+    this.backlog = [];
+    for (const item of items) {
+      if (item.kind === 'reply') for (const l of this.replyListeners) l(item.reply, item.wire);
+      else for (const l of this.closeListeners) l('server', item.reason);
+    }
+  }
+
+  private log(body: WorldEventBody): void {
+    this.options.log.append({ ...body, at: this.options.clock.now(), host: this.host });
+  }
+}
+
+/**
+ * Drive a client session machine against a server end, synchronously where the wire allows
+ * and in virtual time where it does not (delays and timeouts ride the world's clock).
+ */
+export function runClientSession(server: ServerEnd, input: ClientInput, clock: VirtualClock, done: (report: ClientReport) => void): void {
+  const client = createActor(clientMachine, { input: { ...input, mode: 'driving' }, clock });
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    if (!server.isClosed) server.disconnect('client finished');
+    done(client.getSnapshot().output!);
+  };
+  client.on('send', ({ text }) => server.write(text));
+  client.on('starttls', () => server.startHandshake((result) => {
+    const report: TlsOutcome | undefined = result.ok
+      ? {
+          protocol: result.report.protocol,
+          cipher: result.report.cipher,
+          authorized: result.report.authorized,
+          ...(result.report.authorizationError ? { authorizationError: result.report.authorizationError } : {}),
+        }
+      : undefined;
+    client.send(result.ok ? { type: 'tls.established', report: report! } : { type: 'tls.failed', reason: result.reason });
+  }));
+  client.on('close', () => server.disconnect('client hung up'));
+  client.subscribe({
+    complete: finish,
+    error: (error) => {
+      finished = true;
+      if (!server.isClosed) server.disconnect('client error');
+      throw error;
+    },
+  });
+  server.onReply((reply) => client.send({ type: 'reply', reply }));
+  server.onClose((by) => {
+    if (by === 'server') client.send({ type: 'closed' });
+  });
+  client.start();
+  server.start();
+}

@@ -1,0 +1,112 @@
+/**
+ * Section 6: virtual time. How long the world takes to run five days of retries for 1,000
+ * messages spread over every domain of the default world (delivered at once, greylisted,
+ * bounced, refused, deferred until the retry period ends), beside the cost of the same SMTP
+ * transactions run directly, without the delivery machine, as a ratio.
+ *
+ *   npx tsx test/bench/virtualTime.ts        prints the rows as JSON (or via `npm run bench`)
+ */
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { createWorld } from '../../src/sim/world';
+import { runClientSession } from '../../src/sim/worldConnection';
+import { worldDomains } from '../../src/sim/topology';
+import { repeat } from './stats';
+import { measuredRow, type BenchContext, type BenchRow } from './rows';
+
+const SECTION = '6 virtual time';
+const MESSAGES = 1000;
+const FIVE_DAYS = 5 * 86_400_000;
+
+/** One recipient per domain of the default world, so every behaviour is in the mix. */
+function recipients(): string[] {
+  return worldDomains.map((d) => `user${d.domain.length}@${d.domain}`);
+}
+
+interface RunResult {
+  ms: number;
+  sessions: number;
+  attempts: number;
+  delivered: number;
+  bounced: number;
+  deferred: number;
+}
+
+function fiveDays(): RunResult {
+  const pool = recipients();
+  const world = createWorld({ seed: 42 });
+  const started = performance.now();
+  for (let i = 0; i < MESSAGES; i++) world.send({ from: 'alice@example.com', to: [pool[i % pool.length]!], subject: `message ${i}` });
+  world.advance(FIVE_DAYS + 3_600_000);
+  const ms = performance.now() - started;
+  const first = world.deliveries().slice(0, MESSAGES);
+  const states = first.flatMap((h) => h.recipients());
+  return {
+    ms,
+    sessions: world.log.ofKind('connection').filter((e) => e.outcome === 'connected').length,
+    attempts: world.log.ofKind('delivery-attempt').length,
+    delivered: states.filter((s) => s.status === 'delivered').length,
+    bounced: states.filter((s) => s.status === 'failed').length,
+    deferred: states.filter((s) => s.status === 'queued' || s.status === 'deferred').length,
+  };
+}
+
+/** One full transaction (banner, EHLO, STARTTLS, EHLO, MAIL, RCPT, DATA, QUIT) without the queue. */
+function directTransactions(count: number): number {
+  const world = createWorld({ seed: 42 });
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const opened = world.connect('mx1.example.net', 25, { peerAddress: '192.0.2.25' });
+    if (!opened.ok) throw new Error(opened.message);
+    let done = false;
+    runClientSession(
+      opened.connection,
+      { clientName: 'smtp.example.com', tls: 'opportunistic', messages: [{ from: 'alice@example.com', recipients: ['bob@example.net'], content: `Subject: direct ${i}\r\n\r\nhi\r\n` }] },
+      world.clock,
+      (report) => {
+        if (report.messages[0]!.recipients[0]!.status !== 'delivered') throw new Error('direct transaction was not delivered');
+        done = true;
+      },
+    );
+    if (!done) throw new Error('direct transaction did not finish');
+  }
+  return (performance.now() - started) / count;
+}
+
+export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow[]> {
+  const quick = context?.quick ?? false;
+  const repetitions = quick ? 1 : Math.min(context?.repetitions ?? 3, 3);
+  const log = context?.log ?? (() => {});
+  let last: RunResult | undefined;
+  log('virtual time: 1,000 messages, five days of retries');
+  const run = await repeat(
+    () => {
+      last = fiveDays();
+      return last.ms;
+    },
+    { warmup: quick ? 0 : 1, repetitions },
+  );
+  log('virtual time: direct transactions');
+  const perTransaction = await repeat(() => directTransactions(quick ? 200 : 1000), { warmup: 1, repetitions: quick ? 1 : 5 });
+  const r = last!;
+  const anchorMs = perTransaction.median * r.sessions;
+  const note = `${r.attempts} connection attempts, ${r.sessions} SMTP sessions; ${r.delivered} delivered, ${r.bounced} bounced, ${r.deferred} still deferred; target: under 1000 ms (${run.median < 1000 ? 'met' : 'NOT met'})`;
+  return [
+    measuredRow(SECTION, 'five days of retries, 1,000 messages across the default world', run, 'ms', {
+      anchor: `the same ${r.sessions} transactions without the delivery machine`,
+      anchorMedian: anchorMs,
+      note,
+    }),
+    measuredRow(SECTION, 'one full simulated transaction (client + server machines, STARTTLS, no queue)', perTransaction, 'ms'),
+  ];
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  benchVirtualTime({ quick: process.argv.includes('--quick'), warmup: 1, repetitions: 3, log: (l) => process.stderr.write(`${l}\n`), projectRoot: process.cwd() }).then(
+    (rows) => process.stdout.write(`${rows.map((row) => JSON.stringify(row)).join('\n')}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

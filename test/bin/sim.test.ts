@@ -1,0 +1,74 @@
+// `npm run sim`: spawned as a user would run it, checking what it prints and its exit codes.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function sim(...args: string[]) {
+  const result = spawnSync('npx', ['tsx', 'src/bin/sim.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, out: result.stdout, err: result.stderr };
+}
+
+describe('sim CLI', () => {
+  it('send: prints the transcript with timestamps and arrows, the outcome and the DSN', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
+    const body = join(dir, 'body.txt');
+    writeFileSync(body, 'Hi Bob,\n.a line with a leading dot\n');
+    const { code, out } = sim('send', '--from', 'alice@example.com', '--to', 'bob@example.net', '--to', 'nobody@strict.example', '--subject', 'Lunch', '--body-file', body);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^\+0d 00:00:00 <- 220 mx1\.example\.net/m);
+    expect(out).toMatch(/^\+0d 00:00:00 -> STARTTLS$/m);
+    expect(out).toMatch(/^\+0d 00:00:00 ~> MAIL FROM:<alice@example\.com>$/m);
+    expect(out).toMatch(/^\+0d 00:00:00 <~ 550 5\.1\.1 /m);
+    expect(out).toMatch(/^\+0d 00:00:00 ~> \.\.a line with a leading dot$/m);
+    expect(out).toMatch(/^bob@example\.net: delivered/m);
+    expect(out).toMatch(/^nobody@strict\.example: bounced 5\.1\.1/m);
+    expect(out).toContain('Content-Type: message/delivery-status');
+    expect(out).toContain('Final-Recipient: rfc822; nobody@strict.example');
+  });
+
+  it('send: greylisting shows the retry five minutes later', () => {
+    const { code, out } = sim('send', '--from', 'alice@example.com', '--to', 'erin@grey.example');
+    expect(code).toBe(0);
+    expect(out).toMatch(/^\+0d 00:00:00 <~ 451 4\.7\.1 /m);
+    expect(out).toMatch(/^\+0d 00:05:00 == attempt 2/m);
+    expect(out).toMatch(/^erin@grey\.example: delivered/m);
+  });
+
+  it('send --days 1 --json: a destination that is down stays deferred', () => {
+    const { code, out } = sim('send', '--from', 'alice@example.com', '--to', 'x@down.example', '--days', '1', '--json');
+    expect(code).toBe(0);
+    const report = JSON.parse(out);
+    expect(report.recipients).toEqual([expect.objectContaining({ address: 'x@down.example', status: 'deferred' })]);
+    expect(report.dsns.map((d: { action: string }) => d.action)).toEqual(['delayed']);
+    expect(report.timeline.length).toBeGreaterThan(10);
+  });
+
+  it('send --down: MX fallback', () => {
+    const { code, out } = sim('send', '--from', 'alice@example.com', '--to', 'bob@example.net', '--down', 'mx1.example.net');
+    expect(code).toBe(0);
+    expect(out).toMatch(/!! mx1\.example\.net:25 connection refused/);
+    expect(out).toMatch(/<- 220 mx2\.example\.net/);
+  });
+
+  it('dig MX example.net and world', () => {
+    const dig = sim('dig', '+short', 'MX', 'example.net');
+    expect(dig.code).toBe(0);
+    expect(dig.out.trim().split('\n')).toEqual(['10 mx1.example.net.', '20 mx2.example.net.']);
+    const world = sim('world');
+    expect(world.code).toBe(0);
+    expect(world.out).toMatch(/^nullmx\.example — /m);
+  });
+
+  it('bad arguments: a clear message and exit 2', () => {
+    for (const args of [[], ['send'], ['send', '--from', 'alice'], ['send', '--from', 'alice@example.com'], ['send', '--from', 'a@example.com', '--to', 'b@example.net', '--days', 'x'], ['send', '--bogus'], ['frobnicate'], ['dig'], ['send', '--from', 'a@example.com', '--to', 'b@example.net', '--world', 'mars']]) {
+      const { code, err } = sim(...args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(err, args.join(' ')).toMatch(/^sim: .+\nusage:/);
+    }
+  }, 120_000);
+});
