@@ -13,6 +13,7 @@
  *   session.on('close', () => socket.end());
  *   session.start();                        // the banner (or a 421/554) is emitted now
  *   framer.push(bytes) -> for each FramedLine: session.send({ type: 'line', ...line });
+ *     (or several at once: session.send({ type: 'lines', lines: [...] }), handled line by line)
  *   after the handshake: session.send({ type: 'tls.established', info });  (or 'tls.failed')
  *   socket closed by the peer: session.send({ type: 'disconnect' });
  *
@@ -45,7 +46,7 @@ import {
   type TlsHandshakePlan,
   type TlsInfo,
 } from './backend';
-import { commandTable, parseLine, type CommandPhase, type ParsedLine, type VerbName } from './commands';
+import { commandTable, parseLine, type CommandPhase, type VerbName } from './commands';
 
 export interface ServerInput {
   backend: ServerBackend;
@@ -73,8 +74,19 @@ export interface LineEvent {
   octets?: number;
 }
 
+/**
+ * Several framed lines at once, e.g. all the lines of one read. The machine handles them exactly
+ * as if each had come as its own `line` event, in order; in `data` it feeds the collector
+ * directly, without a transition per line (a message can have a hundred thousand lines).
+ */
+export interface LinesEvent {
+  type: 'lines';
+  lines: readonly LineEvent[];
+}
+
 export type ServerEvent =
   | LineEvent
+  | LinesEvent
   | { type: 'tls.established'; info?: TlsInfo }
   | { type: 'tls.failed'; reason: string }
   | { type: 'disconnect' };
@@ -205,20 +217,14 @@ function clientError(context: ServerContext, reply: Reply, stay: Phase): Pick<Se
   return { badCommands, outcome: { emits: [emitReply(reply)], next: stay, delayMs: 0 } };
 }
 
-/** Cache of parsed lines, so the guards and the handler read one parse per line event. */
-const parsedLines = new WeakMap<LineEvent, ParsedLine>();
-function parsed(event: LineEvent): ParsedLine {
-  let result = parsedLines.get(event);
-  if (!result) {
-    result = parseLine(event.text);
-    parsedLines.set(event, result);
-  }
-  return result;
-}
-
 function asLine(event: ServerEvent): LineEvent {
   if (event.type !== 'line') throw new Error(`expected a line event, got ${event.type}`);
   return event;
+}
+
+function asLines(event: ServerEvent): readonly LineEvent[] {
+  if (event.type !== 'lines') throw new Error(`expected a lines event, got ${event.type}`);
+  return event.lines;
 }
 
 /** Commands of a mail transaction: what TLS-only and AUTH-only policies guard. */
@@ -238,12 +244,45 @@ function decideGreeting(context: ServerContext): Decision {
   return { outcome };
 }
 
-/** Run a command through the command table. Guards have already passed. */
-function decideCommand(context: ServerContext, line: LineEvent, phase: CommandPhase): Decision {
-  const result = parsed(line);
+/**
+ * The checks every command line goes through, in this fixed order (as smtp-server's
+ * `_onCommand` does them): too long, unparseable, out of sequence, TLS required, AUTH required,
+ * not offered, and only then the command's handler. The first that matches answers. (One
+ * function rather than a guarded transition per check: the line is parsed once, and a command
+ * costs one transition, not seven guard evaluations.)
+ */
+function decideCommandLine(context: ServerContext, line: LineEvent, phase: CommandPhase): Decision {
+  // RFC 5321 §4.5.3.1.4: the framer cut a line over its limit. (A line the framer passed but
+  // that is still over 512 octets, or 12288 for AUTH per RFC 4954 §4, is caught by the parser.)
+  if (line.tooLong === true) return clientError(context, Replies.lineTooLong(), phase);
+  const result = parseLine(line.text);
   if (!result.ok) return clientError(context, result.reply, phase);
-  const spec = commandTable[result.command.verb];
-  return spec.handle(context, result.command as never, phase, helpers, line);
+  const command = result.command;
+  const spec = commandTable[command.verb];
+  // The command table says where each verb is allowed (RFC 5321 §4.1.4 on order).
+  const sequenceError = spec.sequenceError(context, phase);
+  if (sequenceError !== undefined) return clientError(context, sequenceError, phase);
+  // RFC 3207 §4: a server may refuse mail (and RFC 4954 §4 AUTH) until STARTTLS.
+  const policy = context.backend.policy ?? {};
+  if (!context.facts.tls) {
+    const tlsRequired =
+      command.verb === 'AUTH' ? policy.tlsRequiredForAuth === true : policy.tlsRequiredForMail === true && TRANSACTION_VERBS.has(command.verb);
+    if (tlsRequired) {
+      const reply =
+        command.verb === 'AUTH' && policy.authBeforeTlsReply === 538 ? Replies.encryptionRequiredForMechanism() : Replies.encryptionRequired();
+      return { outcome: { emits: [emitReply(reply)], next: phase, delayMs: 0 } };
+    }
+  }
+  // RFC 6409 §4.3 / RFC 4954 §6: submission servers take mail only from authenticated users.
+  if (context.facts.authenticatedUser === undefined && policy.authRequiredForMail === true && TRANSACTION_VERBS.has(command.verb)) {
+    return { outcome: { emits: [emitReply(Replies.authNeededToSend())], next: phase, delayMs: 0 } };
+  }
+  // STARTTLS and AUTH only when this session's EHLO offered them.
+  if (spec.notOffered) {
+    const notOffered = spec.notOffered(context, extensionsOf(context));
+    if (notOffered !== undefined) return clientError(context, notOffered, phase);
+  }
+  return spec.handle(context, command as never, phase, helpers, line);
 }
 
 /** A line event as the framer's `FramedLine` (octets computed when the transport left them out). */
@@ -338,22 +377,9 @@ const helpers: HandlerHelpers = {
 const COMMAND_PHASES = ['waitingForHelo', 'ready', 'mail', 'rcpt'] as const satisfies readonly CommandPhase[];
 const ROUTES = [...COMMAND_PHASES, 'data', 'auth', 'tlsHandshake', 'closed'] as const satisfies readonly Phase[];
 
-/**
- * The checks every command line goes through, in this fixed order (as smtp-server's
- * `_onCommand` does them): too long, unparseable, out of sequence, TLS required, AUTH required,
- * not offered, and only then the command's handler. The first that matches answers.
- */
+/** A command line: one transition; `decideCommandLine` runs the checks and the handler. */
 function commandLineTransitions(phase: CommandPhase) {
-  const params = { phase };
-  return [
-    { guard: 'commandLineTooLong', actions: { type: 'rejectLongLine', params }, target: '#server.respond' },
-    { guard: 'commandUnparseable', actions: { type: 'runCommand', params }, target: '#server.respond' },
-    { guard: { type: 'outOfSequence', params }, actions: { type: 'rejectOutOfSequence', params }, target: '#server.respond' },
-    { guard: 'tlsRequired', actions: { type: 'requireTls', params }, target: '#server.respond' },
-    { guard: 'authRequired', actions: { type: 'requireAuth', params }, target: '#server.respond' },
-    { guard: 'notOffered', actions: { type: 'rejectNotOffered', params }, target: '#server.respond' },
-    { actions: { type: 'runCommand', params }, target: '#server.respond' },
-  ] as const;
+  return { actions: { type: 'runCommandLine', params: { phase } }, target: '#server.respond' } as const;
 }
 
 export const serverMachine = setup({
@@ -364,38 +390,6 @@ export const serverMachine = setup({
     emitted: {} as ServerEmitted,
   },
   guards: {
-    /**
-     * RFC 5321 §4.5.3.1.4: the framer cut a line over its limit. (A line the framer passed but
-     * that is still over 512 octets, or 12288 for AUTH per RFC 4954 §4, is caught by the parser.)
-     */
-    commandLineTooLong: ({ event }) => asLine(event).tooLong === true,
-    commandUnparseable: ({ event }) => !parsed(asLine(event)).ok,
-    /** The command table says where each verb is allowed (RFC 5321 §4.1.4 on order). */
-    outOfSequence: ({ context, event }, params: { phase: CommandPhase }) => {
-      const result = parsed(asLine(event));
-      if (!result.ok) return false;
-      return commandTable[result.command.verb].sequenceError(context, params.phase) !== undefined;
-    },
-    /** RFC 3207 §4: a server may refuse mail (and RFC 4954 §4 AUTH) until STARTTLS. */
-    tlsRequired: ({ context, event }) => {
-      const result = parsed(asLine(event));
-      if (!result.ok || context.facts.tls) return false;
-      const policy = context.backend.policy ?? {};
-      if (result.command.verb === 'AUTH') return policy.tlsRequiredForAuth === true;
-      return policy.tlsRequiredForMail === true && TRANSACTION_VERBS.has(result.command.verb);
-    },
-    /** RFC 6409 §4.3 / RFC 4954 §6: submission servers take mail only from authenticated users. */
-    authRequired: ({ context, event }) => {
-      const result = parsed(asLine(event));
-      if (!result.ok || context.facts.authenticatedUser !== undefined) return false;
-      return context.backend.policy?.authRequiredForMail === true && TRANSACTION_VERBS.has(result.command.verb);
-    },
-    /** STARTTLS and AUTH only when this session's EHLO offered them. */
-    notOffered: ({ context, event }) => {
-      const result = parsed(asLine(event));
-      if (!result.ok) return false;
-      return commandTable[result.command.verb].notOffered?.(context, extensionsOf(context)) !== undefined;
-    },
     /** RFC 5321 §4.1.1.4: the data ends with "<CRLF>.<CRLF>", nothing else (unless lenient). */
     endOfData: ({ context, event }) => context.data!.isEndOfData(framed(asLine(event))),
     outcomeDelayed: ({ context }) => context.outcome.delayMs > 0,
@@ -403,33 +397,30 @@ export const serverMachine = setup({
   },
   actions: {
     decideGreeting: assign(({ context }) => decideGreeting(context)),
-    rejectLongLine: assign(({ context }, params: { phase: CommandPhase }) => clientError(context, Replies.lineTooLong(), params.phase)),
-    rejectOutOfSequence: assign(({ context, event }, params: { phase: CommandPhase }) => {
-      const result = parsed(asLine(event));
-      const reply = result.ok ? commandTable[result.command.verb].sequenceError(context, params.phase)! : result.reply;
-      return clientError(context, reply, params.phase);
-    }),
-    requireTls: assign(({ context, event }, params: { phase: CommandPhase }) => {
-      const result = parsed(asLine(event));
-      const policy = context.backend.policy ?? {};
-      const reply =
-        result.ok && result.command.verb === 'AUTH' && policy.authBeforeTlsReply === 538
-          ? Replies.encryptionRequiredForMechanism()
-          : Replies.encryptionRequired();
-      return { outcome: { emits: [emitReply(reply)], next: params.phase, delayMs: 0 } };
-    }),
-    requireAuth: assign((_, params: { phase: CommandPhase }) => ({
-      outcome: { emits: [emitReply(Replies.authNeededToSend())], next: params.phase, delayMs: 0 },
-    })),
-    rejectNotOffered: assign(({ context, event }, params: { phase: CommandPhase }) => {
-      const result = parsed(asLine(event));
-      const reply = result.ok ? commandTable[result.command.verb].notOffered!(context, extensionsOf(context))! : result.reply;
-      return clientError(context, reply, params.phase);
-    }),
-    runCommand: assign(({ context, event }, params: { phase: CommandPhase }) => decideCommand(context, asLine(event), params.phase)),
+    runCommandLine: assign(({ context, event }, params: { phase: CommandPhase }) => decideCommandLine(context, asLine(event), params.phase)),
     collectDataLine: ({ context, event }) => {
       context.data!.push(framed(asLine(event)));
     },
+    /**
+     * Message lines of a batch go straight into the collector (the one mutable part of the
+     * context); the end-of-data line and whatever follows it go back in as `line` events, so the
+     * end of data and any pipelined commands behind it take the same path as single lines.
+     */
+    collectDataLines: enqueueActions(({ context, event, enqueue }) => {
+      const lines = asLines(event);
+      const data = context.data!;
+      let next = 0;
+      for (; next < lines.length; next++) {
+        const line = framed(lines[next]!);
+        if (data.isEndOfData(line)) break;
+        data.push(line);
+      }
+      for (; next < lines.length; next++) enqueue.raise(lines[next]!);
+    }),
+    /** Outside `data`, a batch is its lines one by one, in order. */
+    replayLines: enqueueActions(({ event, enqueue }) => {
+      for (const line of asLines(event)) enqueue.raise(line);
+    }),
     finishData: assign(({ context }) => decideEndOfData(context)),
     continueAuth: assign(({ context, event }) => decideAuthLine(context, asLine(event))),
     holdLine: assign(({ context, event }) => ({ heldLines: [...context.heldLines, asLine(event)] })),
@@ -491,6 +482,7 @@ export const serverMachine = setup({
   initial: 'greeting',
   on: {
     disconnect: { target: '.closed' },
+    lines: { actions: 'replayLines' },
   },
   states: {
     /** RFC 5321 §3.1: the server speaks first, 220 (or 421/554 and close). */
@@ -507,6 +499,7 @@ export const serverMachine = setup({
     data: {
       on: {
         line: [{ guard: 'endOfData', actions: 'finishData', target: 'respond' }, { actions: 'collectDataLine' }],
+        lines: { actions: 'collectDataLines' },
       },
     },
     /** After a 334: the next line is the client's SASL response. */
@@ -525,9 +518,19 @@ export const serverMachine = setup({
         'tls.failed': { target: 'deliver', actions: 'tlsFailed' },
       },
     },
-    /** Transient: decide whether the outcome goes out now or after a delay. */
+    /**
+     * Transient: the outcome goes out after its delay (`holding`), or now, straight to where it
+     * says; `deliver` does the same after a delay. Going straight saves a step on every command.
+     */
     respond: {
-      always: [{ guard: 'outcomeDelayed', target: 'holding' }, { target: 'deliver' }],
+      always: [
+        { guard: 'outcomeDelayed', target: 'holding' },
+        ...ROUTES.map((phase) => ({
+          guard: { type: 'nextIs' as const, params: { phase } },
+          target: phase,
+          actions: ['emitOutcome', 'releaseHeldLines'] as const,
+        })),
+      ],
     },
     /** A reply is pending (tarpit, slow banner): lines are held, in order, until it is out. */
     holding: {

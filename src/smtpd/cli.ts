@@ -2,7 +2,7 @@
 import { parseSmtpdArguments, usage, UsageError } from './args';
 import { startSmtpd, type RunningSmtpd } from './server';
 import { personaSummaries } from './personas';
-import { streamLogger } from './log';
+import { bufferedOutput, streamLogger } from './log';
 
 /** Exit codes: 0 clean stop or --help, 1 could not start, 2 bad command line. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -20,7 +20,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const print = (line: string) => process.stdout.write(line + '\n');
+  // One write per turn of the event loop rather than one per protocol line (see bufferedOutput).
+  const output = bufferedOutput((text) => process.stdout.write(text));
+  process.on('exit', () => output.flush());
+  const print = (line: string) => output.line(line);
   let server: RunningSmtpd;
   try {
     server = await startSmtpd({
@@ -44,6 +47,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         : e.code === 'EACCES'
           ? `permission denied listening on ${parsed.host} (ports below 1024 need privileges; try --port 2525)`
           : e.message;
+    output.flush();
     process.stderr.write(`smtpd: cannot start: ${reason}\n`);
     return 1;
   }
@@ -56,7 +60,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       print(`smtpd: ${signal}, closing`);
-      void server.close().then(() => resolve(0));
+      void server.close().then(() => {
+        output.flush();
+        resolve(0);
+      });
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -6,9 +6,9 @@ import { createActor, type Actor } from 'xstate';
 import { formatReply, type Reply } from '../protocol/reply';
 import { Replies } from '../protocol/replies';
 import { LineFramer, type FramedLine } from '../protocol/framing';
-import { serverMachine, type ServerEmitted } from '../machines/server';
+import { serverMachine, type LineEvent, type ServerEmitted } from '../machines/server';
 import type { ServerBackend, TlsInfo, TlsHandshakePlan } from '../machines/backend';
-import type { SmtpdLogger } from './log';
+import { silentLogger, type SmtpdLogger } from './log';
 import type { MessageStore } from './store';
 
 export interface ConnectionContext {
@@ -45,6 +45,10 @@ export class SmtpConnection {
   private framer = new LineFramer();
   private readonly actor: ServerActor;
   private output: Promise<void> = Promise.resolve();
+  /** Tasks in the output chain not yet finished; at 0 a plain reply can be written at once. */
+  private outputPending = 0;
+  /** False with the silent logger: then no log text is built at all. */
+  private readonly logging: boolean;
   /** Set between the STARTTLS 220 and the end of the handshake: input is not read as SMTP. */
   private upgrading = false;
   private closing = false;
@@ -63,6 +67,7 @@ export class SmtpConnection {
     implicitTls?: TlsInfo,
   ) {
     this.socket = socket;
+    this.logging = context.logger !== silentLogger;
     this.tls = implicitTls !== undefined;
     this.peer = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
     const input = implicitTls ? { backend: context.backend, peer: this.peer, implicitTls } : { backend: context.backend, peer: this.peer };
@@ -94,23 +99,51 @@ export class SmtpConnection {
   private receive(chunk: Buffer): void {
     if (this.upgrading || this.closing) return;
     const lines = this.framer.push(chunk);
+    // Message lines after the 354 only feed the machine's collector: all those of one read go
+    // in as one `lines` event. Nothing is sent while they are gathered, so `upgrading` and
+    // `closing` cannot change under them.
+    let content: LineEvent[] | undefined;
     // RFC 2920: every command in one read is handled, in order.
     for (const line of lines) {
       if (this.upgrading || this.closing) break;
+      const event: LineEvent = { type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong };
+      if (this.inData && line.text !== '.') {
+        this.countDataLine(line);
+        (content ??= []).push(event);
+        continue;
+      }
+      if (content) {
+        this.sendContent(content);
+        content = undefined;
+      }
       this.logClientLine(line);
-      this.actor.send({ type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong });
+      this.actor.send(event);
     }
+    if (content) this.sendContent(content);
+  }
+
+  private sendContent(lines: LineEvent[]): void {
+    this.actor.send(lines.length === 1 ? lines[0]! : { type: 'lines', lines });
+  }
+
+  private countDataLine(line: FramedLine): void {
+    this.dataLines += 1;
+    this.dataOctets += line.octets + (line.ending === 'crlf' ? 2 : 1);
   }
 
   private logClientLine(line: FramedLine): void {
+    if (!this.logging) {
+      if (this.inData && line.text === '.') this.inData = false;
+      else if (this.inData) this.countDataLine(line);
+      return;
+    }
     if (this.inData) {
-      if (line.text === '.' ) {
+      if (line.text === '.') {
         this.log('client', `[message: ${this.dataLines} lines, ${this.dataOctets} octets]`);
         this.log('client', '.');
         this.inData = false;
       } else {
-        this.dataLines += 1;
-        this.dataOctets += line.octets + (line.ending === 'crlf' ? 2 : 1);
+        this.countDataLine(line);
       }
       return;
     }
@@ -145,6 +178,15 @@ export class SmtpConnection {
   private flush(): void {
     const batch = this.batch;
     this.batch = [];
+    if (this.outputPending === 0 && this.storeFailure === undefined && batch.every((event) => event.type === 'reply')) {
+      // Nothing is waiting (no message being stored, no TLS upgrade, no close): the replies go
+      // out now, in one write, without a turn through the output chain. The socket keeps the
+      // order of writes, so anything queued later still follows them.
+      let text = '';
+      for (const event of batch) text += formatReply((event as Extract<ServerEmitted, { type: 'reply' }>).reply);
+      this.writeNow(text);
+      return;
+    }
     let heldReply: Reply | undefined;
     const releaseReply = () => {
       if (heldReply) this.enqueueReply(heldReply);
@@ -174,10 +216,16 @@ export class SmtpConnection {
   }
 
   private enqueue(task: () => Promise<void> | void): void {
-    this.output = this.output.then(task).catch((error: unknown) => {
-      this.log('event', `internal error: ${(error as Error).message}`);
-      this.socket.destroy();
-    });
+    this.outputPending += 1;
+    this.output = this.output
+      .then(task)
+      .catch((error: unknown) => {
+        this.log('event', `internal error: ${(error as Error).message}`);
+        this.socket.destroy();
+      })
+      .then(() => {
+        this.outputPending -= 1;
+      });
   }
 
   private enqueueReply(reply: Reply): void {
@@ -227,10 +275,22 @@ export class SmtpConnection {
 
   private write(text: string): Promise<void> {
     if (this.socket.destroyed || !this.socket.writable) return Promise.resolve();
-    for (const line of text.split('\r\n').slice(0, -1)) this.log('server', line);
+    this.logServerText(text);
     return new Promise((resolve) => {
       this.socket.write(text, () => resolve());
     });
+  }
+
+  /** `write` for when nothing waits on the write's completion. */
+  private writeNow(text: string): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    this.logServerText(text);
+    this.socket.write(text);
+  }
+
+  private logServerText(text: string): void {
+    if (!this.logging) return;
+    for (const line of text.split('\r\n').slice(0, -1)) this.log('server', line);
   }
 
   // ── STARTTLS (RFC 3207) ─────────────────────────────────────────────────────────────────

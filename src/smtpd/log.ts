@@ -24,7 +24,11 @@ export function formatLogLine(connection: number, direction: Direction, text: st
   return `#${connection}${directionMark(direction, tls)}${printable(text)}`;
 }
 
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+
 export function printable(text: string): string {
+  // Most lines have no control character: skip the replace (and its copy) for them.
+  if (!CONTROL_CHARACTER.test(text)) return text;
   return text.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\t' ? '\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
@@ -33,3 +37,43 @@ export function streamLogger(write: (line: string) => void): SmtpdLogger {
 }
 
 export const silentLogger: SmtpdLogger = { line: () => {} };
+
+/** Text written in batches: see `bufferedOutput`. */
+export interface BufferedOutput {
+  /** Queues one line (a newline is added). */
+  line(text: string): void;
+  /** Writes what is queued now. */
+  flush(): void;
+}
+
+/**
+ * Lines gathered and written together once the current turn of the event loop is over, or as
+ * soon as `maxPendingChars` are waiting. Writing to stdout is synchronous in Node when it is a
+ * file or a pipe, so a write per log line costs a system call per command and per reply line;
+ * gathered, a busy server makes one per turn. Lines keep their order; call `flush` before exit.
+ */
+export function bufferedOutput(write: (text: string) => void, maxPendingChars = 65_536): BufferedOutput {
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    write(text);
+  };
+  const flushLater = () => {
+    scheduled = false;
+    flush();
+  };
+  return {
+    line(text) {
+      pending += text + '\n';
+      if (pending.length >= maxPendingChars) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushLater);
+      }
+    },
+    flush,
+  };
+}

@@ -65,9 +65,20 @@ export function personaSettings(id: string, options: PersonaOptions): Record<str
   return settings;
 }
 
+const QUEUE_ID_OCTETS = 5;
+/** Random octets drawn in one call for 256 ids: one call to the system's generator per id was a cost per message. */
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+
 /** Queue ids from real randomness: a restarted server must not hand out the same ids again. */
 function randomQueueId(): string {
-  return randomBytes(5).toString('hex').toUpperCase();
+  if (randomOffset + QUEUE_ID_OCTETS > randomPool.length) {
+    randomPool = randomBytes(QUEUE_ID_OCTETS * 256);
+    randomOffset = 0;
+  }
+  const id = randomPool.toString('hex', randomOffset, randomOffset + QUEUE_ID_OCTETS).toUpperCase();
+  randomOffset += QUEUE_ID_OCTETS;
+  return id;
 }
 
 export function personaBackend(id: string, options: PersonaOptions): PersonaBackend {
