@@ -373,7 +373,7 @@ export class Lab {
       link =
         this.mode === 'real'
           ? await this.options.real!.connect(host, port, command.tls === 'implicit' ? 'implicit' : 'none')
-          : await connectSim(this.world, host, port);
+          : await connectSim(this.world, host, port, { implicitTls: command.tls === 'implicit' || port === 465 });
     } catch (error) {
       const message = error instanceof ConnectError || error instanceof Error ? error.message : String(error);
       this.print([{ text: `${tool}: ${message}`, tone: 'error' }]);
@@ -399,12 +399,21 @@ export class Lab {
     if (tool === 'telnet') this.print([{ text: "Escape character is '^]'.", tone: 'info' }]);
     session.unsubscribe.push(
       link.on('data', (text) => this.fromServer(session, text)),
+      link.on('tls', (report) => this.tlsUp(session, report)),
       link.on('close', ({ by, reason }) => this.sessionClosed(session, by, reason)),
     );
     if (command.tls === 'implicit') {
-      // RFC 8314: on port 465 TLS starts before the server says anything.
-      await this.handshake(session, command.servername);
+      // RFC 8314: on port 465 TLS starts before the server says anything. A bridge link has
+      // done the handshake already; a simulated one does it now.
+      const done = (link as Link & { tlsReport?: TlsReport | null }).tlsReport;
+      if (link.secure && done) this.tlsUp(session, done);
+      else await this.handshake(session, command.servername);
       if (session.closed) return false;
+    } else if (port === 465) {
+      this.print([
+        { text: `Port 465 speaks TLS from the first byte (RFC 8314): the server waits for a TLS handshake and says nothing until then. ${tool} cannot do that; press Ctrl-] and try: openssl s_client -connect ${host}:465`, tone: 'info' },
+      ]);
+      return true;
     }
     await this.settle(session);
     if (command.tls === 'starttls' && !session.closed) {
@@ -450,10 +459,9 @@ export class Lab {
     session.tlsInProgress = true;
     const at = this.world.clock.now();
     try {
-      const report = await session.link.startTls(servername ? { serverName: servername } : {});
-      session.conversation.tlsStarted();
-      if (this.mode === 'real') this.recorder.tls(session.key, at, { at, ok: true, protocol: report.protocol, authorized: report.authorized, ...(report.authorizationError ? { error: report.authorizationError } : {}) });
-      this.print(this.describeTls(session, report));
+      // The report is printed by tlsUp, on the link's `tls` event: before anything the server
+      // says inside the new TLS session.
+      await session.link.startTls(servername ? { serverName: servername } : {});
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (this.mode === 'real') this.recorder.tls(session.key, at, { at, ok: false, error: reason });
@@ -462,6 +470,17 @@ export class Lab {
       session.tlsInProgress = false;
       this.changed();
     }
+  }
+
+  private tlsUp(session: LearnerSession, report: TlsReport): void {
+    if (session.conversation.secure) return;
+    const at = this.world.clock.now();
+    session.conversation.tlsStarted();
+    if (this.mode === 'real') {
+      this.recorder.tls(session.key, at, { at, ok: true, protocol: report.protocol, authorized: report.authorized, ...(report.authorizationError ? { error: report.authorizationError } : {}) });
+    }
+    this.print(this.describeTls(session, report));
+    this.changed();
   }
 
   private describeTls(session: LearnerSession, report: TlsReport): OutputLine[] {

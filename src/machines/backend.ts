@@ -250,3 +250,16 @@ export function createQueueIdSource(seed = 0x5eed): () => string {
     return state.toString(16).padStart(8, '0').toUpperCase() + counter.toString(16).padStart(2, '0').toUpperCase();
   };
 }
+
+/**
+ * What the persona would do to a STARTTLS, asked up front so an implicit-TLS port (RFC 8314,
+ * port 465) breaks TLS the same way: that port has no STARTTLS to refuse, so a refusal there
+ * means no TLS at all ('refused').
+ */
+export function implicitTlsPlan(backend: ServerBackend): TlsHandshakePlan | 'refused' {
+  const answer = backend.onStartTls?.({ peer: { address: '127.0.0.1', port: 0 }, tls: false, esmtp: true, messagesAccepted: 0 });
+  if (answer === undefined) return 'ok';
+  if (!isReply(answer) && 'handshake' in answer) return answer.handshake;
+  const reply = toHookAnswer(answer).reply;
+  return reply !== undefined && reply.code >= 400 ? 'refused' : 'ok';
+}

@@ -20,6 +20,8 @@ export interface SimLinkOptions {
   connectTimeoutMs?: number;
   /** Longest single wait the link advances the clock for (default 1 hour virtual). */
   maxAutoAdvanceMs?: number;
+  /** TLS from the first byte (RFC 8314); default on port 465. Call startTls() at once. */
+  implicitTls?: boolean;
 }
 
 class SimLink implements Link {
@@ -138,7 +140,10 @@ class SimLink implements Link {
 
 /** Connect to `host:port` in `world` (a name or an address). Rejects with a `ConnectError`. */
 export function connectSim(world: World, host: string, port: number, options: SimLinkOptions = {}): Promise<Link> {
-  const result = world.connect(host, port, options.peerAddress ? { peerAddress: options.peerAddress } : {});
+  const result = world.connect(host, port, {
+    ...(options.peerAddress ? { peerAddress: options.peerAddress } : {}),
+    ...(options.implicitTls !== undefined ? { implicitTls: options.implicitTls } : {}),
+  });
   if (result.ok) return Promise.resolve(new SimLink(world, result.connection, options));
   if (result.error === 'timeout') {
     // A silent host: nothing happens until the connect timeout runs out, in virtual time.

@@ -93,6 +93,8 @@ export type ConnectResult =
 export interface ConnectOptions {
   /** The client's address as the server sees it (default: the learner's). */
   peerAddress?: string;
+  /** TLS from the first byte (RFC 8314). Default: on port 465 only. */
+  implicitTls?: boolean;
 }
 
 export interface World {
@@ -339,6 +341,7 @@ export function createWorld(options: WorldOptions = {}): World {
       clock,
       log,
       onEnded: () => collectLaterBounces(name),
+      implicitTls: connectOptions.implicitTls ?? port === 465,
     });
     return { ok: true, connection };
   }

@@ -9,7 +9,7 @@
 import { createActor, type Actor } from 'xstate';
 import { serverMachine, type ServerEmitted } from '../machines/server';
 import { clientMachine, type ClientInput, type ClientReport, type TlsOutcome } from '../machines/client';
-import type { ServerBackend, TlsHandshakePlan } from '../machines/backend';
+import { implicitTlsPlan, type ServerBackend, type TlsHandshakePlan } from '../machines/backend';
 import { LineFramer } from '../protocol/framing';
 import { formatReply, type Reply } from '../protocol/reply';
 import type { EventLog, WorldEventBody } from './events';
@@ -94,6 +94,11 @@ export interface ServerEndOptions {
   log: EventLog;
   /** Called once when the session has ended (either side). */
   onEnded?: () => void;
+  /**
+   * Implicit TLS (RFC 8314, port 465): the handshake comes first, and the server says nothing
+   * until it is done; the session then starts already inside TLS.
+   */
+  implicitTls?: boolean;
 }
 
 type ReplyListener = (reply: Reply, wire: string) => void;
@@ -115,6 +120,8 @@ export class ServerEnd {
   private held: Array<() => void> | undefined;
   private tls = false;
   private ended = false;
+  /** Implicit TLS: the session starts once the handshake is done. */
+  private startAfterHandshake = false;
   /** Replies and closes that came before anyone listened (the banner of a fresh session). */
   private backlog: Array<{ kind: 'reply'; reply: Reply; wire: string } | { kind: 'close'; reason: string }> = [];
 
@@ -123,13 +130,24 @@ export class ServerEnd {
     this.connectionId = options.connectionId;
     this.host = options.host;
     this.port = options.port;
-    this.actor = createActor(serverMachine, { input: { backend: options.backend, peer: options.peer }, clock: options.clock });
+    this.actor = createActor(serverMachine, {
+      input: { backend: options.backend, peer: options.peer, ...(options.implicitTls ? { implicitTls: true } : {}) },
+      clock: options.clock,
+    });
+    if (options.implicitTls) {
+      const plan = implicitTlsPlan(options.backend);
+      this.plannedHandshake = plan === 'refused' ? 'fail' : plan;
+    }
     this.actor.on('*', (event: ServerEmitted) => this.onServerEvent(event));
     this.log({ kind: 'connection', connectionId: this.connectionId, client: options.peer.address, port: options.port, outcome: 'connected' });
   }
 
-  /** Start the session: the banner (or a 421) is emitted now. */
+  /** Start the session: the banner (or a 421) is emitted now, or after an implicit-TLS handshake. */
   start(): void {
+    if (this.options.implicitTls && !this.tls) {
+      this.startAfterHandshake = true;
+      return;
+    }
     this.actor.start();
   }
 
@@ -168,9 +186,12 @@ export class ServerEnd {
     // server has handled every line written (and planned any handshake) before the client reads.
     const outer = this.held === undefined;
     if (outer) this.held = [];
-    for (const line of this.framer.push(text)) {
+    // Every line of one write is on the wire before the server reads the first, so the log
+    // shows a pipelined batch as it crossed the network (RFC 2920 §3): all commands, then replies.
+    const lines = this.framer.push(text);
+    for (const line of lines) this.log({ kind: 'command', connectionId: this.connectionId, line: line.text });
+    for (const line of lines) {
       if (this.ended) break;
-      this.log({ kind: 'command', connectionId: this.connectionId, line: line.text });
       this.actor.send({ type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong, octets: line.octets });
     }
     if (!outer) return;
@@ -186,6 +207,11 @@ export class ServerEnd {
   startHandshake(done: (result: HandshakeResult) => void): void {
     if (this.plannedHandshake !== undefined || this.ended) {
       done(this.handshake());
+      // Implicit TLS: the banner comes inside the finished handshake, after the client's side of it.
+      if (this.options.implicitTls && this.tls && this.startAfterHandshake && !this.ended) {
+        this.startAfterHandshake = false;
+        this.actor.start();
+      }
       return;
     }
     this.waitingHandshake = done;
@@ -206,10 +232,14 @@ export class ServerEnd {
         step: 'established',
         detail: `${r.protocol} ${r.cipher}; certificate ${r.certificate?.subject ?? 'none'} issued by ${r.certificate?.issuer ?? '?'}${r.authorized ? ', verified' : `, NOT verified (${r.authorizationError})`}`,
       });
-      this.actor.send({ type: 'tls.established', info: { protocol: r.protocol, cipher: r.cipher, serverName: this.host } });
+      if (this.options.implicitTls) {
+        // The session starts once the client has heard the handshake's result (startHandshake).
+      } else {
+        this.actor.send({ type: 'tls.established', info: { protocol: r.protocol, cipher: r.cipher, serverName: this.host } });
+      }
     } else {
       this.log({ kind: 'tls', connectionId: this.connectionId, step: 'failed', detail: result.reason });
-      this.actor.send({ type: 'tls.failed', reason: result.reason });
+      if (!this.options.implicitTls) this.actor.send({ type: 'tls.failed', reason: result.reason });
       // The client learns of it from the handshake result, not as a close by the server.
       this.end('client', 'TLS handshake failed');
     }

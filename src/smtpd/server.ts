@@ -12,7 +12,7 @@ import { certificateFromFiles, selfSignedCertificate, untrustedCertificate, desc
 import { MaildirStore, SummaryStore, type MessageStore } from './store';
 import { silentLogger, streamLogger, type SmtpdLogger } from './log';
 import { personaBackend, type PersonaOptions } from './personas';
-import { isReply, toHookAnswer, type ServerBackend, type TlsHandshakePlan } from '../machines/backend';
+import { implicitTlsPlan, type TlsHandshakePlan } from '../machines/backend';
 
 export interface SmtpdOptions extends PersonaOptions {
   /** Persona id, e.g. 'friendly'. */
@@ -78,7 +78,7 @@ export async function startSmtpd(options: SmtpdOptions): Promise<RunningSmtpd> {
     untrustedContext ??= certificateFor(plan).then((bad) => createSecureContext({ key: bad.key, cert: bad.cert, minVersion: 'TLSv1.2' }));
     return untrustedContext;
   };
-  const implicitPlan = plannedHandshake(backend);
+  const implicitPlan = implicitTlsPlan(backend);
 
   let store: MessageStore;
   if (options.maildir !== undefined) {
@@ -163,18 +163,6 @@ export async function startSmtpd(options: SmtpdOptions): Promise<RunningSmtpd> {
       return closing;
     },
   };
-}
-
-/**
- * What the persona would do to a STARTTLS, asked once at start, so the implicit-TLS port breaks
- * TLS the same way (RFC 8314 gives that port no STARTTLS to refuse).
- */
-function plannedHandshake(backend: ServerBackend): TlsHandshakePlan | 'refused' {
-  const answer = backend.onStartTls?.({ peer: { address: '127.0.0.1', port: 0 }, tls: false, esmtp: true, messagesAccepted: 0 });
-  if (answer === undefined) return 'ok';
-  if (!isReply(answer) && 'handshake' in answer) return answer.handshake;
-  const reply = toHookAnswer(answer).reply;
-  return reply !== undefined && reply.code >= 400 ? 'refused' : 'ok';
 }
 
 export { describeTls };

@@ -18,12 +18,12 @@ interface ClientInputShape {
 }
 
 /**
- * The transport contract of src/machines/server.ts: every framed line, command or DATA line,
- * goes in as one `line` event without its ending.
+ * The transport contract of src/machines/server.ts as smtpd uses it: the framed lines of one
+ * read go in as one `lines` event (commands and DATA lines alike), without their endings.
  */
 const LINE_EVENTS: ClientInputShape = {
-  name: "{type:'line', text, ending:'crlf'}",
-  events: (text) => text.split('\r\n').slice(0, -1).map((line) => ({ type: 'line', text: line, ending: 'crlf' })),
+  name: "{type:'lines', lines}",
+  events: (text) => [{ type: 'lines', lines: text.split('\r\n').slice(0, -1).map((line) => ({ type: 'line', text: line, ending: 'crlf' })) }],
 };
 
 interface MachineActor {

@@ -228,7 +228,8 @@ export async function startServer(id: ServerId, log: (line: string) => void = ()
       if (!existsSync(path.join(projectRoot, script))) {
         return { ok: false, reason: 'smtpd: not built yet (src/smtpd/cli.ts is missing)' };
       }
-      return startNodeServer(id, script, ['--persona', 'friendly', '--port', '0', ...smtpdExtraArgs()]);
+      // --quiet: the anchor runs with its logger off, so smtpd does too (a fair comparison).
+      return startNodeServer(id, script, ['--persona', 'friendly', '--port', '0', '--quiet', ...smtpdExtraArgs()]);
     }
     case 'smtp-sink':
       return startSmtpSink(log);

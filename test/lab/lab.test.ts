@@ -96,6 +96,33 @@ describe('a typed SMTP session', () => {
     expect(t.lab.prompt).toBe('data');
   });
 
+  it('the wire record shows a pasted batch as it crossed the network: all commands, then the replies', async () => {
+    const t = open();
+    await t.type('telnet mx1.example.net 25', 'EHLO client.example.org');
+    await t.lab.inputBatch(['MAIL FROM:<alice@example.com>', 'RCPT TO:<bob@example.net>', 'DATA']);
+    const tail = t.lab.record.wire.slice(-6).map((w) => `${w.dir} ${w.text.slice(0, 4)}`);
+    expect(tail).toEqual(['-> MAIL', '-> RCPT', '-> DATA', '<- 250 ', '<- 250 ', '<- 354 ']);
+  });
+
+  it('openssl s_client -connect host:465: TLS first (RFC 8314), then the banner inside TLS', async () => {
+    const t = open();
+    await t.type('openssl s_client -connect smtp.example.com:465');
+    const printed = t.take().join('\n');
+    expect(printed).toMatch(/Verify return code: 0/);
+    expect(printed).toMatch(/220 smtp\.example\.com/);
+    expect(printed.indexOf('Verify return code')).toBeLessThan(printed.indexOf('220 smtp.example.com'));
+    await t.type('EHLO laptop.example.com');
+    expect(t.lab.record.wire.at(-1)?.dir).toBe('<~');
+    expect(t.lab.record.replies.at(-1)?.reply.lines).toContain('AUTH PLAIN LOGIN');
+  });
+
+  it('telnet to port 465 explains why nothing comes', async () => {
+    const t = open();
+    await t.type('telnet smtp.example.com 465');
+    expect(t.take().join('\n')).toMatch(/RFC 8314/);
+    expect(t.lab.record.replies).toHaveLength(0);
+  });
+
   it('Ctrl-] hangs up without QUIT', async () => {
     const t = open();
     await t.type('telnet mx1.example.net 25');
