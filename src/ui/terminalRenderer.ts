@@ -8,6 +8,7 @@
  * and prompts of any length.
  */
 import type { DrawOp, LineView } from './lineEditor';
+import { replyClass } from '../protocol/reply';
 
 const ESC = '\x1b[';
 
@@ -245,7 +246,6 @@ export function wrapWords(text: string, cols: number): string[] {
 
 /** The tone of a server reply line such as `250-PIPELINING` or `550 5.1.1 No such user`. */
 export function toneOfReplyLine(line: string): LineTone {
-  const match = /^([2-5])\d\d(?:[ -]|$)/.exec(line);
-  if (!match) return 'plain';
-  return (['positive', 'intermediate', 'transient', 'permanent'] as const)[Number(match[1]) - 2];
+  const match = /^[2-5]\d\d(?:[ -]|$)/.exec(line);
+  return match ? replyClass(Number(line.slice(0, 3))) : 'plain';
 }

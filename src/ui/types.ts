@@ -1,8 +1,9 @@
 /**
  * The shapes of the data the side panels show. The panels take these as props and know nothing
- * of where they come from, so the simulated world (or the bridge) can feed them later.
+ * of where they come from: labState.svelte.ts builds them from the lab's session record and the
+ * simulated world (or the bridge, in real-network mode).
  */
-import { toneOfReplyLine, type LineTone } from './terminalRenderer';
+import type { LineTone } from './terminalRenderer';
 
 /**
  * Direction marks as swaks prints them: `->` client to server, `<-` server to client, `~>` and
@@ -13,82 +14,103 @@ export type Direction = '->' | '<-' | '~>' | '<~' | '**';
 export interface TranscriptEntry {
   readonly dir: Direction;
   readonly text: string;
-  /** Virtual time in milliseconds since the world's clock started. */
+  /** Virtual time in milliseconds since the session's clock started. */
   readonly time: number;
   /** What the line means, in words: shown on hover, focus or click. */
   readonly explanation?: string;
+  /** How the line is coloured: the reply's class for server lines (RFC 5321 §4.2.1). */
+  readonly tone: LineTone;
+  /** The connection's number in the session (1, 2, ...). */
+  readonly connection?: number;
+  /** The server's host name. */
+  readonly host?: string;
+  /** Who spoke as the client: the learner typing, or the sending MTA (the autopilot). */
+  readonly by?: 'learner' | 'autopilot';
 }
 
 export type Lane = 'client' | 'server' | 'dns';
 
-export interface SequenceArrow {
-  readonly from: Lane;
-  readonly to: Lane;
-  readonly label: string;
-  readonly tone: LineTone;
-  /** Inside the TLS tunnel: drawn on a shaded band. */
-  readonly tls: boolean;
+export type SequenceItem =
+  | {
+      readonly kind: 'arrow';
+      readonly from: Lane;
+      readonly to: Lane;
+      readonly label: string;
+      readonly tone: LineTone;
+      /** Inside the TLS tunnel: drawn on a shaded band. */
+      readonly tls: boolean;
+    }
+  /** A heading row: a new connection begins, or something happened that is no message (TLS failed). */
+  | { readonly kind: 'note'; readonly label: string; readonly tone: LineTone };
+
+export interface NextStep {
+  readonly verb: string;
+  readonly why: string;
 }
 
-/** The sequence diagram's arrows for a transcript (DNS arrows come from the world directly). */
-export function arrowsFromTranscript(entries: readonly TranscriptEntry[]): SequenceArrow[] {
-  const arrows: SequenceArrow[] = [];
-  for (const entry of entries) {
-    if (entry.dir === '**') continue;
-    const fromClient = entry.dir === '->' || entry.dir === '~>';
-    arrows.push({
-      from: fromClient ? 'client' : 'server',
-      to: fromClient ? 'server' : 'client',
-      label: entry.text,
-      tone: fromClient ? 'client' : toneOfReplyLine(entry.text),
-      tls: entry.dir === '~>' || entry.dir === '<~',
-    });
-  }
-  return arrows;
+export interface MachineViewData {
+  readonly mode: 'sim' | 'real';
+  /** The learner's open connection, if any. */
+  readonly connection?: {
+    readonly host: string;
+    readonly port: number;
+    readonly tool: string;
+    readonly secure: boolean;
+    /** The simulated server behind the host. */
+    readonly persona?: { readonly id: string; readonly title: string; readonly description: string };
+  };
+  /** The client machine shadowing the learner: its phase and what may be typed now, with why. */
+  readonly client?: { readonly phase: string; readonly next: readonly NextStep[] };
+  /** What the server said last, and to which command. */
+  readonly server?: { readonly lastReply: string; readonly answered: string; readonly tone: LineTone };
+  /** The sending MTA's queue (the autopilot's messages). */
+  readonly queue: readonly { readonly id: string; readonly to: string; readonly status: string; readonly tone: LineTone }[];
 }
 
-export interface MachineSnapshot {
-  readonly server?: { readonly state: string; readonly detail?: string };
-  /** The client machine in shadow mode: where the learner is and what they may send next. */
-  readonly client?: { readonly state: string; readonly validNext: readonly string[] };
-}
-
-export interface DnsRecord {
+export interface DnsLookupView {
+  readonly time: number;
   readonly name: string;
   readonly type: string;
-  readonly ttl: number;
-  readonly value: string;
-  /** MX preference: lower is tried first (RFC 5321 §5.1). */
-  readonly preference?: number;
-}
-
-export interface DnsAnswer {
-  readonly query: { readonly name: string; readonly type: string };
   readonly status: 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL';
-  readonly records: readonly DnsRecord[];
-  /** The hosts a sender would try, in order. */
-  readonly chosen?: readonly string[];
+  /** Answer data as dig +short prints it. */
+  readonly answers: readonly string[];
+  /** For MX answers: the hosts a sender tries, in order of preference (RFC 5321 §5.1). */
+  readonly chosen?: readonly { readonly host: string; readonly preference: number }[];
 }
 
 export type AttemptOutcome = 'delivered' | 'deferred' | 'bounced' | 'failed';
 
 export interface DeliveryAttempt {
+  readonly attempt: number;
   readonly time: number;
-  readonly host: string;
+  readonly host?: string;
   readonly outcome: AttemptOutcome;
-  readonly reply?: string;
+  /** One line: what happened there. */
+  readonly summary: string;
+}
+
+export interface RecipientOutcome {
+  readonly address: string;
+  readonly status: 'delivered' | 'deferred' | 'bounced' | 'pending';
+  readonly detail?: string;
 }
 
 export interface DeliveryTimelineData {
-  readonly messageId?: string;
+  readonly id: string;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly queuedAt: number;
   readonly attempts: readonly DeliveryAttempt[];
-  readonly final?: 'delivered' | 'bounced' | 'pending';
+  /** When the next attempt is due, while the message waits. */
+  readonly nextAttemptAt?: number;
+  readonly recipients: readonly RecipientOutcome[];
 }
 
 /** Virtual time as `HH:MM:SS`, with a day count once the clock passes a day (`d2 03:00:00`). */
 export function formatVirtualTime(ms: number): string {
-  const day = Math.floor(ms / 86_400_000);
-  const clock = new Date(ms - day * 86_400_000).toISOString().slice(11, 19);
+  const safe = Math.max(0, ms);
+  const day = Math.floor(safe / 86_400_000);
+  const clock = new Date(safe - day * 86_400_000).toISOString().slice(11, 19);
   return day > 0 ? `d${day} ${clock}` : clock;
 }
 

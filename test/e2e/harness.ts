@@ -77,6 +77,27 @@ export async function openApp(page: Page, url: string): Promise<void> {
   await page.waitForFunction(() => /\$ ?$/m.test((window as any).smtpLab?.terminalText?.() ?? ''));
 }
 
+/** Waits until the simulated world has loaded (and a shared session, if any, has replayed). */
+export async function waitForLab(page: Page, timeout = 20_000): Promise<void> {
+  await page.waitForFunction(() => (window as any).smtpLab?.ready?.() === true, undefined, { timeout });
+}
+
+/** The transcript's lines as the page shows them: direction, text (timestamps left out). */
+export async function transcriptLines(page: Page): Promise<string[]> {
+  // The panels follow the terminal by a frame: let them catch up first.
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 50))));
+  return page
+    .getByRole('log', { name: 'Transcript' })
+    .locator('li')
+    .evaluateAll((items) =>
+      items.map((item) => {
+        const dir = item.querySelector('.dir')?.textContent ?? '';
+        const text = item.querySelector('.text')?.textContent ?? '';
+        return `${dir} ${text}`;
+      }),
+    );
+}
+
 /** Focuses the terminal by its accessible name and types like a person, key by key; `\n` is Enter. */
 export async function typeInTerminal(page: Page, text: string): Promise<void> {
   await page.getByRole('textbox', { name: TERMINAL_LABEL }).focus();
