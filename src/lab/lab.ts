@@ -593,8 +593,12 @@ export class Lab {
           }
         }
       } else {
-        const body = message.body.split(/\r?\n/).slice(0, 8);
-        for (const line of body) lines.push({ text: `   | ${line}`, tone: 'plain' });
+        // The header as stored: the trace fields the servers added on top (Return-Path,
+        // Received: RFC 5321 §4.4), then the sender's own; then the start of the body.
+        const [head = '', ...rest] = message.raw.split(/\r?\n\r?\n/);
+        for (const line of head.split(/\r?\n/).slice(0, 16)) lines.push({ text: `   | ${line.replace(/\t/g, '    ')}`, tone: 'plain' });
+        lines.push({ text: '   |', tone: 'plain' });
+        for (const line of rest.join('\n\n').split(/\r?\n/).slice(0, 8)) lines.push({ text: `   | ${line}`, tone: 'plain' });
       }
     });
     this.print(lines);

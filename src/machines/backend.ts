@@ -87,6 +87,12 @@ export interface ReceivedMessage {
   readonly text: string;
   /** Octets of content received (after dot-unstuffing), as counted for SIZE (RFC 1870). */
   readonly octets: number;
+  /**
+   * The Received field this server adds (RFC 5321 §4.4), CRLF-terminated. Kept apart from
+   * `text` so the client's content stays exactly as sent; whoever stores or relays the message
+   * writes it on top.
+   */
+  readonly received: string;
 }
 
 /** A SASL mechanism the machine can run itself (RFC 4616 PLAIN; LOGIN, the common draft one). */
@@ -198,6 +204,8 @@ export interface ServerBackend {
   readonly lenientEndOfData?: boolean;
   /** A fresh queue id for an accepted message (8-12 hex digits); the machine has a default. */
   newQueueId?(): string;
+  /** The server's clock (ms since 1970), for trace fields; virtual in the simulated world. */
+  now?(): number;
 
   /** Connection opened: default "220 <hostname> ESMTP" (RFC 5321 §4.2 / §3.1). A 554/421 closes. */
   onConnect?(facts: SessionFacts): HookResult;

@@ -30,6 +30,7 @@ import { Replies } from '../protocol/replies';
 import { MAX_AUTH_LINE_OCTETS, MIN_RECIPIENTS_BUFFER } from '../protocol/limits';
 import { utf8Length } from '../protocol/utf8';
 import { isSaslCancel } from '../protocol/sasl';
+import { receivedField, withProtocol } from '../protocol/trace';
 import type { DataCollector, FramedLine } from '../protocol/framing';
 import {
   createQueueIdSource,
@@ -305,7 +306,22 @@ function decideEndOfData(context: ServerContext): Decision {
     return { ...base, outcome: { emits: [emitReply(Replies.textLineTooLong())], next: ready, delayMs: 0 } };
   }
   const queueId = context.backend.newQueueId?.() ?? context.queueIds();
-  const message: ReceivedMessage = { queueId, text: collected.message, octets: collected.sizeOctets };
+  // RFC 5321 §4.4: "When an SMTP server receives a message for delivery or further
+  // processing, it MUST insert trace ("time stamp" or "Received") information at the beginning
+  // of the message content". It travels beside the content; stores write it on top.
+  const facts = context.facts;
+  const tls = facts.tls ? [facts.tlsInfo?.protocol, facts.tlsInfo?.cipher].filter(Boolean).join(' ') || 'TLS' : undefined;
+  const trace = receivedField({
+    ...(facts.heloName !== undefined ? { heloName: facts.heloName } : {}),
+    peerAddress: facts.peer.address,
+    by: context.backend.hostname,
+    protocol: withProtocol({ esmtp: facts.esmtp, tls: facts.tls, authenticated: facts.authenticatedUser !== undefined, utf8: envelope.smtpUtf8 }),
+    queueId,
+    recipients: envelope.recipients.map((r) => r.address),
+    ...(tls ? { tls } : {}),
+    at: context.backend.now?.() ?? Date.now(),
+  });
+  const message: ReceivedMessage = { queueId, text: collected.message, octets: collected.sizeOctets, received: trace };
   const answer = toHookAnswer(context.backend.onData?.(message, envelope, context.facts));
   const reply = answer.reply ?? Replies.queued(queueId);
   const taken = !answer.silent && accepted(reply);

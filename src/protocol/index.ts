@@ -11,3 +11,4 @@ export * from './sasl';
 export * from './base64';
 export * from './utf8';
 export * from './limits';
+export * from './trace';

@@ -249,7 +249,8 @@ export class SmtpConnection {
           queueId: accepted.queueId,
           from: accepted.envelope.reversePath,
           recipients: accepted.envelope.recipients.map((r) => r.address),
-          content: Buffer.from(accepted.message.text, 'utf8'),
+          // A real MTA stores its Received field on top (RFC 5321 §4.4); the content follows as sent.
+          content: Buffer.from(accepted.message.received + accepted.message.text, 'utf8'),
           client: `${this.peer.address}:${this.peer.port}`,
           ...(facts.heloName !== undefined ? { heloName: facts.heloName } : {}),
           ...(facts.tls ? { tls: facts.tlsInfo ? describeTls(facts.tlsInfo) : 'yes' } : {}),

@@ -96,7 +96,7 @@ export function envelopeHeader(message: StoredMessage): string {
 }
 
 /** Splits a stored maildir file back into its envelope fields and the message as received. */
-export function readStoredMessage(file: Uint8Array): { envelope: Record<string, string[]>; content: Uint8Array } {
+export function readStoredMessage(file: Uint8Array): { envelope: Record<string, string[]>; received: string; content: Uint8Array } {
   const envelope: Record<string, string[]> = {};
   let offset = 0;
   const bytes = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
@@ -110,7 +110,17 @@ export function readStoredMessage(file: Uint8Array): { envelope: Record<string, 
     (envelope[key] ??= []).push(line.slice(colon + 1).trim());
     offset = end + 2;
   }
-  return { envelope, content: bytes.subarray(offset) };
+  // The Received field smtpd wrote on top (RFC 5321 §4.4): its first line and the folded
+  // lines after it. What follows is the content exactly as the client sent it.
+  const traceStart = offset;
+  if (bytes.subarray(offset, offset + 10).toString('latin1') === 'Received: ') {
+    do {
+      const end = bytes.indexOf('\r\n', offset, 'latin1');
+      if (end < 0) break;
+      offset = end + 2;
+    } while (bytes[offset] === 0x09 || bytes[offset] === 0x20);
+  }
+  return { envelope, received: bytes.subarray(traceStart, offset).toString('utf8'), content: bytes.subarray(offset) };
 }
 
 function headerField(content: Uint8Array, name: string): string | undefined {

@@ -168,7 +168,11 @@ describe('the shell', () => {
     expect(t.take().join('\n')).toMatch(/delivered to the mailbox of carol@grey\.example/);
     expect(t.lab.record.deliveries.at(-1)).toMatchObject({ recipient: 'carol@grey.example', outcome: 'delivered' });
     await t.type('mailbox carol@grey.example');
-    expect(t.take().join('\n')).toMatch(/1 message for carol@grey\.example/);
+    const mailbox = t.take().join('\n');
+    expect(mailbox).toMatch(/1 message for carol@grey\.example/);
+    // The trace the servers wrote (RFC 5321 §4.4): final delivery's Return-Path, then Received.
+    expect(mailbox).toMatch(/\| Return-Path: <alice@example\.com>\n\s+\| Received: from smtp\.example\.com \(\[192\.0\.2\.25\]\)/);
+    expect(mailbox).toMatch(/by mx\.grey\.example \(smtp-lab\) with ESMTPS id/);
   });
 
   it('send --step shows one exchange per Enter', async () => {

@@ -54,7 +54,9 @@ export async function temporaryMaildir(): Promise<{ path: string; remove(): Prom
 export interface DeliveredMessage {
   file: string;
   envelope: Record<string, string[]>;
-  /** The message as the server received it, after the envelope fields smtpd prepends. */
+  /** The Received field smtpd wrote on top (RFC 5321 §4.4). */
+  received: string;
+  /** The message as the client sent it, after the envelope fields and the Received field. */
   content: Buffer;
 }
 
@@ -70,8 +72,8 @@ export async function deliveredMessages(maildir: string): Promise<DeliveredMessa
   const messages: DeliveredMessage[] = [];
   for (const name of names) {
     const file = join(maildir, 'new', name);
-    const { envelope, content } = readStoredMessage(await readFile(file));
-    messages.push({ file, envelope, content: Buffer.from(content) });
+    const { envelope, received, content } = readStoredMessage(await readFile(file));
+    messages.push({ file, envelope, received, content: Buffer.from(content) });
   }
   return messages;
 }

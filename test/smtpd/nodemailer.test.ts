@@ -67,6 +67,9 @@ describe('nodemailer → friendly (STARTTLS required)', () => {
     expect(message!.envelope.tls?.[0]).toMatch(/^TLSv1\.[23] /);
     expect(message!.content.toString('utf8')).toBe(raw.toString('utf8'));
     expect(message!.content.equals(raw)).toBe(true);
+    // RFC 5321 §4.4: the server's trace on top, naming the TLS protocol it was received with.
+    expect(message!.received).toMatch(/^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby \S+ \(smtp-lab\) with ESMTPS id [0-9A-F]{10}\r\n\t\(TLSv1\.[23] /);
+    expect(message!.received).toMatch(/for <bob@example\.net>; \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n$/);
   });
 });
 

@@ -2,6 +2,7 @@
  * What most personas share: the domains and mailboxes they serve, the usual MX extensions,
  * relay refusal, delivery into the sink, and queue ids.
  */
+import { returnPathField } from '../../protocol/trace';
 import { Replies } from '../../protocol/replies';
 import type { Reply } from '../../protocol/reply';
 import {
@@ -90,7 +91,10 @@ export function makeKit<S extends BaseSettings>(settings: S, env: PersonaEnv): P
     }),
     deliver: (message: ReceivedMessage, envelope: Envelope) => {
       accepted += 1;
-      for (const recipient of envelope.recipients) env.sink?.deliver(recipient.address, message, envelope);
+      // RFC 5321 §4.4: the server that makes the final delivery records the envelope sender
+      // in a Return-Path field at the top: where a bounce about this message would go.
+      const delivered = { ...message, text: returnPathField(envelope.reversePath) + message.received + message.text };
+      for (const recipient of envelope.recipients) env.sink?.deliver(recipient.address, delivered, envelope);
     },
     accepted: () => accepted,
   };

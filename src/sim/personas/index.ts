@@ -548,7 +548,10 @@ export function resolveSettings(id: PersonaId, overrides: Readonly<Record<string
 /** Make the backend of persona `id` with `settings` over its defaults. */
 export function createBackend(id: PersonaId, settings: Readonly<Record<string, unknown>> | undefined, env: PersonaEnv): PersonaBackend {
   if (!isPersonaId(id)) throw new Error(`unknown persona "${String(id)}"; known: ${PERSONA_IDS.join(', ')}`);
-  return personas[id].create(resolveSettings(id, settings ?? {}), env);
+  const backend = personas[id].create(resolveSettings(id, settings ?? {}), env);
+  // The server's clock, for the Received field it writes (RFC 5321 §4.4).
+  (backend as { now?: () => number }).now ??= env.now;
+  return backend;
 }
 
 
