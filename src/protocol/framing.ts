@@ -225,9 +225,12 @@ export class DataCollector {
       return true;
     }
     const state = this.state;
-    // §4.5.2: the receiver deletes the first "." of any line that starts with one.
-    const text = line.text.startsWith('.') ? line.text.slice(1) : line.text;
-    const octets = line.octets - (line.text.startsWith('.') ? 1 : 0) + 2;
+    // §4.5.2: "If the first character is a period and there are other characters on the
+    // line, the first character is deleted." A lone "." that did not end the data (it came
+    // after or with a bare LF) is content and stays as it is.
+    const stuffed = line.text.length > 1 && line.text.startsWith('.');
+    const text = stuffed ? line.text.slice(1) : line.text;
+    const octets = line.octets - (stuffed ? 1 : 0) + 2;
     if (line.ending === 'lf') state.bareLfSeen = true;
     if (line.text.includes('\r')) state.bareCrSeen = true;
     if (line.tooLong || line.octets + 2 > this.maxLineOctets) state.lineTooLong = true;

@@ -68,8 +68,9 @@ describe('a `lines` batch is its lines one by one', () => {
     const { single, batched } = bothWays(backend, items, items.length);
     expect(batched.emitted).toEqual(single.emitted);
     const accepted = batched.emitted.find((e) => e.type === 'accepted');
-    // Content lines of a single "." lose that dot (RFC 5321 §4.5.2), as every leading dot does.
-    expect(accepted?.type === 'accepted' && accepted.message.text).toBe('one\r\n\r\n\r\ntwo\r\n');
+    // Content lines of a single "." keep it: RFC 5321 §4.5.2 deletes a leading dot only when
+    // other characters follow it on the line.
+    expect(accepted?.type === 'accepted' && accepted.message.text).toBe('one\r\n.\r\n.\r\ntwo\r\n');
     expect(codes(batched.replies()).slice(-2)).toEqual(['250 2.0.0', '250 2.0.0']);
     expect(batched.state()).toBe('ready');
   });

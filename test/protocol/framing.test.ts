@@ -54,7 +54,7 @@ function runServer(lines: FramedLine[], endOfData: 'crlf-only' | 'any-line-endin
 const EXPECTED_MESSAGE =
   'From: alice@example.com\r\nTo: bob@example.net\r\nSubject: Hello\r\n\r\n' +
   '.a line that starts with a dot\r\n' +
-  '\r\n' + // the "." of "<LF>.<LF>" is not the end; un-stuffed it is an empty line
+  '.\r\n' + // the "." of "<LF>.<LF>" is not the end: it is content, and keeps its dot (§4.5.2)
   'MAIL FROM:<smuggled@example.com>\r\n';
 
 describe('LineFramer', () => {
@@ -153,7 +153,9 @@ describe('end of data (RFC 5321 §4.1.1.4, SMTP smuggling)', () => {
     const collector = new DataCollector({ previousEnding: 'lf' });
     expect(collector.push({ text: '.', ending: 'crlf', tooLong: false, octets: 1 })).toBe(false);
     expect(collector.push({ text: '.', ending: 'crlf', tooLong: false, octets: 1 })).toBe(true);
-    expect(collector.result().message).toBe('\r\n');
+    // The first "." is content; a lone dot keeps it (§4.5.2 deletes a leading dot only when
+    // other characters follow).
+    expect(collector.result().message).toBe('.\r\n');
     expect(collector.push({ text: 'late', ending: 'crlf', tooLong: false, octets: 4 })).toBe(false);
   });
 
