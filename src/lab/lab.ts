@@ -497,6 +497,9 @@ export class Lab {
         { text: '---', tone: 'info' },
       );
     }
+    if (session.tool !== 'openssl' && cert) {
+      lines.push({ text: `TLS: the server presented ${cert.subject}, issued by ${cert.issuer}, valid until ${cert.validTo}`, tone: 'info' });
+    }
     lines.push({ text: `New, ${report.protocol}, Cipher is ${report.cipher}`, tone: 'info' });
     lines.push(
       report.authorized
