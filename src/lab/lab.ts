@@ -64,6 +64,7 @@ export interface LabOptions {
 
 const timers = globalThis as unknown as {
   setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
 };
 
 function macrotask(ms = 0): Promise<void> {
@@ -77,6 +78,23 @@ function macrotask(ms = 0): Promise<void> {
  */
 export function unescapeLine(line: string): string {
   return line.replace(/\\(\\|n|r)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
+}
+
+/** A promise that gives up after `ms`, so no await in the lab can hang the terminal. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = timers.setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms);
+    promise.then(
+      (value) => {
+        timers.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        timers.clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 function toneOf(code: number): Tone {
@@ -118,9 +136,21 @@ export class Lab {
   private stepQueue: OutputLine[][] = [];
   private epoch = 0;
   private sessionSeq = 0;
+  /** Where the world starts, and starts again on `reset`: the options', or a lesson's. */
+  private start: LabStart;
 
   constructor(options: LabOptions = {}) {
     this.options = options;
+    this.start = options.start ?? {};
+    this.resetWorld();
+  }
+
+  /**
+   * Start afresh from `start` (a lesson's): a new world with those hosts down and that clock,
+   * an empty record, no session. Typing `reset` afterwards returns to the same start.
+   */
+  restart(start: LabStart = {}): void {
+    this.start = start;
     this.resetWorld();
   }
 
@@ -461,11 +491,13 @@ export class Lab {
     try {
       // The report is printed by tlsUp, on the link's `tls` event: before anything the server
       // says inside the new TLS session.
-      await session.link.startTls(servername ? { serverName: servername } : {});
+      await withTimeout(session.link.startTls(servername ? { serverName: servername } : {}), this.mode === 'real' ? 30_000 : 5_000, 'the TLS handshake did not finish');
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (this.mode === 'real') this.recorder.tls(session.key, at, { at, ok: false, error: reason });
       this.print([{ text: `TLS handshake failed: ${reason}`, tone: 'error' }]);
+      // Nothing sensible can follow a failed handshake on this connection (RFC 3207 §4.1).
+      if (!session.link.closed) session.link.close();
     } finally {
       session.tlsInProgress = false;
       this.changed();
@@ -692,7 +724,7 @@ export class Lab {
     if (this.session && !this.session.closed) this.session.link.close();
     this.session = undefined;
     this.stepQueue = [];
-    const start = this.options.start ?? {};
+    const start = this.start;
     this.world = createWorld(start.seed === undefined ? {} : { seed: start.seed });
     this.epoch = this.world.clock.now();
     for (const [host, mode] of Object.entries(start.hostsDown ?? {})) this.world.setHostDown(host, mode);

@@ -8,7 +8,6 @@
  * only wires them to the lab, the address bar and localStorage.
  */
 import type { Lab } from '../../lab/lab';
-import type { SessionRecord } from '../../lab/record';
 import type { ProgressLine } from '../../course/goals';
 import {
   STORAGE_KEY,
@@ -29,7 +28,7 @@ import {
   type RunnerState,
 } from '../../course/runner';
 import { validateCourse, type Course, type Lesson, type LessonStart } from '../../course/schema';
-import { applyLessonStart, restartLab } from './labStart';
+import { labStartOf, restartLab } from './labStart';
 
 /** Every lesson file, each its own small chunk, fetched when the panel first needs the course. */
 const lessonFiles = import.meta.glob<unknown>('../../../lessons/*.json', { import: 'default' });
@@ -97,7 +96,6 @@ export class CourseState {
   readonly nextLesson: Lesson | undefined = $derived(this.lessonNumber !== undefined ? this.course?.lessons[this.lessonNumber] : undefined);
 
   private lab: Lab | undefined;
-  private recordSeen: SessionRecord | undefined;
   private restarting = false;
   private unsubscribe: (() => void) | undefined;
   private readonly restartWorld: (lab: Lab, start: LessonStart) => Promise<void>;
@@ -137,7 +135,6 @@ export class CourseState {
   async attach(lab: Lab, hash: string): Promise<() => void> {
     this.unsubscribe?.();
     this.lab = lab;
-    this.recordSeen = lab.record;
     const off = lab.subscribe(() => this.onLabChange());
     this.unsubscribe = off;
     if (this.status === 'ready') await this.restore(hash);
@@ -164,14 +161,14 @@ export class CourseState {
     // A new page has a new, empty lab: the world needs the lesson's hosts and clock, not a reset.
     if (saved.ok && (!wanted || wanted.id === saved.state.lessonId)) {
       const lesson = this.findLesson(saved.state.lessonId)!;
-      applyLessonStart(lab, lesson.start);
+      lab.restart(labStartOf(lesson.start));
       this.commit(resume(saved.state, lab.record));
       // Show where the learner is; a share link (#/share/...) keeps its address.
       if (route.kind === 'home') history.replaceState(null, '', lessonRoute(lesson.id));
       return;
     }
     if (wanted) {
-      applyLessonStart(lab, wanted.start);
+      lab.restart(labStartOf(wanted.start));
       this.commit(startLesson(saved.ok ? saved.state : undefined, wanted, lab.record));
     }
   }
@@ -249,7 +246,6 @@ export class CourseState {
     } finally {
       this.restarting = false;
       this.busy = false;
-      this.recordSeen = lab.record;
     }
   }
 
@@ -258,11 +254,6 @@ export class CourseState {
     if (!lab || this.restarting) return;
     const record = lab.record;
     const lesson = this.lesson;
-    if (record !== this.recordSeen) {
-      // The learner typed `reset`: the new world must still be the lesson's (its hosts down).
-      this.recordSeen = record;
-      if (lesson) applyLessonStart(lab, lesson.start);
-    }
     if (!this.runner || !lesson) return;
     const before = this.runner;
     const next = onRecordChange(before, lesson, record);
