@@ -191,7 +191,7 @@ export const deliveryMachine = setup({
   },
   actors: { attempt: missingAttempt },
   guards: {
-    allSettled: ({ context }) => pendingOf(context).length === 0,
+    allSettled: ({ context }) => !context.recipients.some((r) => r.status === 'queued' || r.status === 'deferred'),
     retryPeriodOver: ({ context }) => context.now() >= deadline(context),
   },
   actions: {
@@ -225,7 +225,8 @@ export const deliveryMachine = setup({
           entries.push({ attempt: context.attempt, at: context.now(), outcome: 'no-route', summary: v.diagnostic, recipients: [v.address] });
         }
       }
-      enqueue.assign({ recipients, timeline: [...context.timeline, ...entries] });
+      // concat, not spread: the same new array, made in one step (the timeline grows with every attempt).
+      enqueue.assign({ recipients, timeline: context.timeline.concat(entries) });
       const failed = verdicts.filter((v) => v.outcome === 'failed');
       // RFC 3461 §6.2 / RFC 5321 §6.1: the sender learns of a permanent failure at once.
       if (failed.length > 0) enqueue.emit({ type: 'bounce', verdicts: failed, expired: false });
@@ -248,10 +249,13 @@ export const deliveryMachine = setup({
           const verdict = byAddress.get(r.address);
           return verdict ? { ...r, status: 'failed' as const, statusCode: verdict.status, last: verdict, expired: true } : r;
         }),
-        timeline: [
-          ...context.timeline,
-          { attempt: context.attempt, at: now, outcome: 'expired' as const, summary: 'retry period over: the message is returned to the sender', recipients: verdicts.map((v) => v.address) },
-        ],
+        timeline: context.timeline.concat({
+          attempt: context.attempt,
+          at: now,
+          outcome: 'expired' as const,
+          summary: 'retry period over: the message is returned to the sender',
+          recipients: verdicts.map((v) => v.address),
+        }),
       });
       enqueue.emit({ type: 'bounce', verdicts, expired: true });
     }),
@@ -264,10 +268,14 @@ export const deliveryMachine = setup({
       enqueue.assign({
         deferrals,
         nextAttemptAt: retryAt,
-        timeline: [
-          ...context.timeline,
-          { attempt: context.attempt, at: now, outcome: 'retry-scheduled' as const, summary: `deferred: next attempt at +${Math.round((retryAt - now) / 1000)}s`, recipients: pending.map((r) => r.address), retryAt },
-        ],
+        timeline: context.timeline.concat({
+          attempt: context.attempt,
+          at: now,
+          outcome: 'retry-scheduled' as const,
+          summary: `deferred: next attempt at +${Math.round((retryAt - now) / 1000)}s`,
+          recipients: pending.map((r) => r.address),
+          retryAt,
+        }),
       });
       enqueue.emit({ type: 'deferred', recipients: pending.map((r) => r.address), retryAt, reason });
       const warnAfter = context.policy.delayWarningMs;

@@ -33,11 +33,24 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+/** Timer a before timer b: earlier due time first, then the order they were scheduled in. */
+function before(a: Timer, b: Timer): boolean {
+  return a.at < b.at || (a.at === b.at && a.id < b.id);
+}
+
 export class VirtualClock implements XStateClock {
   readonly epoch: number;
   private current: number;
   private nextId = 1;
-  private timers: Timer[] = [];
+  /**
+   * Waiting timers as a binary min-heap ordered by (due time, id): the next timer is found in
+   * O(log n) however long the queue is (a world holds a timer per queued message, and thousands
+   * of timers fire in a five-day run). Ids grow with every schedule, so equal due times keep
+   * their scheduling order.
+   */
+  private heap: Timer[] = [];
+  /** The timers still waiting, by id. A cancelled timer leaves the heap lazily, when it surfaces. */
+  private live = new Map<TimerId, Timer>();
 
   constructor(epoch: number = WORLD_EPOCH) {
     this.epoch = epoch;
@@ -60,20 +73,23 @@ export class VirtualClock implements XStateClock {
   /** Run `fn` when the clock reaches `at` (absolute virtual ms). A past `at` fires on the next advance. */
   schedule(at: number, fn: () => void): TimerId {
     const id = this.nextId++;
-    this.timers.push({ id, at, fn });
+    const timer: Timer = { id, at, fn };
+    this.live.set(id, timer);
+    this.push(timer);
     return id;
   }
 
   cancel(id: TimerId): boolean {
-    const index = this.timers.findIndex((timer) => timer.id === id);
-    if (index < 0) return false;
-    this.timers.splice(index, 1);
+    if (!this.live.delete(id)) return false;
+    // Cancelled timers stay in the heap until they surface; rebuild when they outnumber the
+    // live ones, so a machine that sets and clears many timeouts does not grow the heap.
+    if (this.heap.length > 64 && this.heap.length > 2 * this.live.size) this.rebuild();
     return true;
   }
 
   /** XState `Clock`: run `fn` after `delay` virtual ms. */
   setTimeout(fn: (...args: unknown[]) => void, delay: number): TimerId {
-    return this.schedule(this.current + Math.max(0, delay), () => fn());
+    return this.schedule(this.current + Math.max(0, delay), fn as () => void);
   }
 
   /** XState `Clock`. */
@@ -83,13 +99,12 @@ export class VirtualClock implements XStateClock {
 
   /** Number of timers still waiting. */
   pending(): number {
-    return this.timers.length;
+    return this.live.size;
   }
 
   /** When the next timer is due, or undefined when none is waiting. */
   nextDueAt(): number | undefined {
-    const next = this.earliest();
-    return next?.at;
+    return this.earliest()?.at;
   }
 
   /**
@@ -112,9 +127,12 @@ export class VirtualClock implements XStateClock {
     for (;;) {
       const next = this.earliest();
       if (!next || next.at > at) break;
-      this.cancel(next.id);
-      this.current = Math.max(this.current, next.at);
-      next.fn();
+      this.pop();
+      this.live.delete(next.id);
+      if (next.at > this.current) this.current = next.at;
+      // Called bare, as XState's clock does: the callback gets no arguments.
+      const fn = next.fn;
+      fn();
     }
     this.current = at;
   }
@@ -137,13 +155,53 @@ export class VirtualClock implements XStateClock {
     return formatTimestamp(at);
   }
 
+  /** The next live timer (cancelled ones at the top are dropped on the way). */
   private earliest(): Timer | undefined {
-    let best: Timer | undefined;
-    for (const timer of this.timers) {
-      // Strict < keeps scheduling order among timers due at the same moment.
-      if (!best || timer.at < best.at) best = timer;
+    const heap = this.heap;
+    while (heap.length > 0) {
+      const top = heap[0]!;
+      if (this.live.get(top.id) === top) return top;
+      this.pop();
     }
-    return best;
+    return undefined;
+  }
+
+  private push(timer: Timer): void {
+    const heap = this.heap;
+    let index = heap.length;
+    heap.push(timer);
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      const above = heap[parent]!;
+      if (!before(timer, above)) break;
+      heap[index] = above;
+      index = parent;
+    }
+    heap[index] = timer;
+  }
+
+  private pop(): void {
+    const heap = this.heap;
+    const last = heap.pop()!;
+    if (heap.length === 0) return;
+    let index = 0;
+    const size = heap.length;
+    for (;;) {
+      const left = 2 * index + 1;
+      if (left >= size) break;
+      const right = left + 1;
+      const child = right < size && before(heap[right]!, heap[left]!) ? right : left;
+      if (!before(heap[child]!, last)) break;
+      heap[index] = heap[child]!;
+      index = child;
+    }
+    heap[index] = last;
+  }
+
+  private rebuild(): void {
+    const timers = [...this.live.values()];
+    this.heap = [];
+    for (const timer of timers) this.push(timer);
   }
 }
 

@@ -19,7 +19,7 @@ import type { ClientReport, RecipientResult, TlsPolicy } from '../machines/clien
 import type { Reply } from '../protocol/reply';
 import { createBackend, type PersonaBackend, type PersonaId as BackendPersonaId } from './personas/index';
 import { VirtualClock, WORLD_EPOCH, formatRfc5322Date } from './clock';
-import { mtaStsPolicy, mulberry32, mxMatchesPattern, normalizeName, resolve, routeMail, tlsaRecords, type MailHost, type Rng, type Zones } from './dns';
+import { mtaStsPolicy, mulberry32, mxMatchesPattern, normalizeName, resolve, routeMail, tlsaRecords, type DnsStatus, type MailHost, type MailRoute, type Rng, type Zones } from './dns';
 import { dig as digZones, type DigResult } from './dig';
 import { EventLog, type WorldEventBody } from './events';
 import { Mailboxes, type StoredMessage } from './mailbox';
@@ -183,6 +183,13 @@ interface QueuedMessage {
   actor?: DeliveryActor;
 }
 
+/** A destination's route (RFC 5321 §5.1) and its MX answer as the event log shows it. */
+interface RouteAnswer {
+  route: MailRoute;
+  mxStatus: DnsStatus;
+  mxAnswers: string[];
+}
+
 function shortReply(reply: Reply): string {
   return `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''} ${reply.lines.join(' ')}`.trim();
 }
@@ -217,7 +224,47 @@ export function createWorld(options: WorldOptions = {}): World {
   let messageCount = 0;
   let laterBouncesPending = 0;
 
-  const append = (body: WorldEventBody, host: string) => log.append({ ...body, at: clock.now(), host });
+  const append = (body: WorldEventBody, host: string) => {
+    // The log copies what it is given, so the body itself can carry the stamp.
+    const stamped = body as WorldEventBody & { at: number; host: string };
+    stamped.at = clock.now();
+    stamped.host = host;
+    log.append(stamped);
+  };
+
+  /**
+   * Answers the queue asks for on every attempt, kept per world: a five-day run asks the same
+   * few questions tens of thousands of times. Zones are fixed for a world's life; should records
+   * be added anyway, the kept answers are dropped. A route that drew on the random source
+   * (equal-preference MX hosts, shuffled per attempt) is never kept, so the draws stay the same.
+   */
+  const dnsMemo = {
+    records: zones.records.length,
+    servfail: zones.servfail.length,
+    routes: new Map<string, RouteAnswer>(),
+    tlsPolicies: new Map<string, TlsPolicy | 'skip'>(),
+  };
+  function dnsMemoValid(): void {
+    if (dnsMemo.records === zones.records.length && dnsMemo.servfail === zones.servfail.length) return;
+    dnsMemo.records = zones.records.length;
+    dnsMemo.servfail = zones.servfail.length;
+    dnsMemo.routes.clear();
+    dnsMemo.tlsPolicies.clear();
+  }
+  function routeFor(domain: string): RouteAnswer {
+    dnsMemoValid();
+    const kept = dnsMemo.routes.get(domain);
+    if (kept) return kept;
+    let drew = false;
+    const route = routeMail(zones, domain, () => {
+      drew = true;
+      return rng();
+    });
+    const mx = resolve(zones, domain, 'MX');
+    const answer: RouteAnswer = { route, mxStatus: mx.status, mxAnswers: mx.answers.map((r) => `${r.preference} ${r.exchange || '.'}`) };
+    if (!drew) dnsMemo.routes.set(domain, answer);
+    return answer;
+  }
 
   // Which domains each host serves: every mail domain whose route (RFC 5321 §5.1) reaches it.
   const served = new Map<string, Set<string>>();
@@ -348,6 +395,17 @@ export function createWorld(options: WorldOptions = {}): World {
 
   /** RFC 8461 (MTA-STS) and RFC 7672 (DANE) decide how much TLS the sender demands of `host`. */
   function tlsPolicyFor(domain: string, host: string): TlsPolicy | 'skip' {
+    dnsMemoValid();
+    const key = `${domain} ${host}`;
+    let policy = dnsMemo.tlsPolicies.get(key);
+    if (policy === undefined) {
+      policy = tlsPolicyFromZones(domain, host);
+      dnsMemo.tlsPolicies.set(key, policy);
+    }
+    return policy;
+  }
+
+  function tlsPolicyFromZones(domain: string, host: string): TlsPolicy | 'skip' {
     const sts = mtaStsPolicy(zones, domain);
     if (sts && sts.mode === 'enforce') {
       // RFC 8461 §4.1: an MX host that does not match the policy is not used at all.
@@ -395,9 +453,8 @@ export function createWorld(options: WorldOptions = {}): World {
       }
       const domain = domains[index]!;
       const recipients = groups.get(domain)!;
-      const route = routeMail(zones, domain, rng);
-      const mx = resolve(zones, domain, 'MX');
-      append({ kind: 'dns-query', name: domain, type: 'MX', status: mx.status, answers: mx.answers.map((r) => `${r.preference} ${r.exchange || '.'}`) }, origin);
+      const { route, mxStatus, mxAnswers } = routeFor(domain);
+      append({ kind: 'dns-query', name: domain, type: 'MX', status: mxStatus, answers: mxAnswers.slice() }, origin);
       const settleAll = (outcome: 'failed' | 'deferred', status: string, diagnostic: string) => {
         for (const address of recipients) verdicts.push({ address, outcome, status, diagnostic });
       };

@@ -7,10 +7,14 @@
  * virtual time, and `net/simLink.ts` adds the asynchrony of a socket for interactive use.
  */
 import { createActor, type Actor } from 'xstate';
-import { serverMachine, type ServerEmitted } from '../machines/server';
+import { serverMachine, type LineEvent, type ServerEmitted } from '../machines/server';
 import { clientMachine, type ClientInput, type ClientReport, type TlsOutcome } from '../machines/client';
 import { implicitTlsPlan, type ServerBackend, type TlsHandshakePlan } from '../machines/backend';
-import { LineFramer } from '../protocol/framing';
+import { LineFramer, type FramedLine } from '../protocol/framing';
+import { MAX_TEXT_LINE_OCTETS } from '../protocol/limits';
+
+/** How much of one line `LineFramer` keeps by default (its `maxBufferedLineOctets`). */
+const FRAMER_KEPT_OCTETS = 65536;
 import { formatReply, type Reply } from '../protocol/reply';
 import type { EventLog, WorldEventBody } from './events';
 import type { VirtualClock } from './clock';
@@ -102,6 +106,31 @@ export interface ServerEndOptions {
 }
 
 type ReplyListener = (reply: Reply, wire: string) => void;
+
+/** Text of seven-bit characters only, where octets and UTF-16 code units count the same. */
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
+/**
+ * What `LineFramer.push(text)` gives for whole ASCII lines, without the round trip through UTF-8
+ * bytes: a message written by the world's own MTA is split into its lines directly. Undefined
+ * (so the framer does it) when a line is still pending, when the text ends mid-line, when it is
+ * not ASCII, or when a line is longer than the framer keeps.
+ */
+function framedAscii(text: string, pendingOctets: number): FramedLine[] | undefined {
+  if (pendingOctets !== 0 || !text.endsWith('\n') || !ASCII_ONLY.test(text)) return undefined;
+  const lines: FramedLine[] = [];
+  let start = 0;
+  while (start < text.length) {
+    const newline = text.indexOf('\n', start);
+    const crlf = newline > start && text.charCodeAt(newline - 1) === 13;
+    const end = crlf ? newline - 1 : newline;
+    const octets = end - start;
+    if (octets > FRAMER_KEPT_OCTETS) return undefined;
+    lines.push({ text: text.slice(start, end), ending: crlf ? 'crlf' : 'lf', tooLong: octets + 2 > MAX_TEXT_LINE_OCTETS, octets });
+    start = newline + 1;
+  }
+  return lines;
+}
 type CloseListener = (by: 'server' | 'client', reason: string) => void;
 
 /** The server end of one simulated connection. */
@@ -113,6 +142,8 @@ export class ServerEnd {
   private readonly framer = new LineFramer();
   private readonly options: ServerEndOptions;
   private replyListeners: ReplyListener[] = [];
+  /** Listeners (among `replyListeners`) that never read the wire text. */
+  private readonly replyValueListeners = new Set<ReplyListener>();
   private closeListeners: CloseListener[] = [];
   private plannedHandshake: TlsHandshakePlan | undefined;
   private waitingHandshake: ((result: HandshakeResult) => void) | undefined;
@@ -174,6 +205,12 @@ export class ServerEnd {
     this.flushBacklog();
   }
 
+  /** Like `onReply`, for a listener that reads the reply value only, never its wire text. */
+  onReplyValue(listener: (reply: Reply) => void): void {
+    this.replyValueListeners.add(listener);
+    this.onReply(listener);
+  }
+
   onClose(listener: CloseListener): void {
     this.closeListeners.push(listener);
     this.flushBacklog();
@@ -188,11 +225,21 @@ export class ServerEnd {
     if (outer) this.held = [];
     // Every line of one write is on the wire before the server reads the first, so the log
     // shows a pipelined batch as it crossed the network (RFC 2920 §3): all commands, then replies.
-    const lines = this.framer.push(text);
+    const lines = framedAscii(text, this.framer.pendingOctets) ?? this.framer.push(text);
     for (const line of lines) this.log({ kind: 'command', connectionId: this.connectionId, line: line.text });
-    for (const line of lines) {
-      if (this.ended) break;
+    if (lines.length === 1) {
+      const line = lines[0]!;
       this.actor.send({ type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong, octets: line.octets });
+    } else if (lines.length > 1) {
+      // One event for the whole write: the machine handles the lines in order as if each came
+      // alone, and message text goes straight into its DATA collector. A session the server
+      // closed part-way ignores the rest, as it would ignore separate lines.
+      const events: LineEvent[] = new Array(lines.length);
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        events[i] = { type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong, octets: line.octets };
+      }
+      this.actor.send({ type: 'lines', lines: events });
     }
     if (!outer) return;
     const out = this.held!;
@@ -257,11 +304,15 @@ export class ServerEnd {
     switch (event.type) {
       case 'reply': {
         this.log({ kind: 'reply', connectionId: this.connectionId, reply: event.reply });
-        const wire = formatReply(event.reply);
         const reply = event.reply;
         this.dispatch(() => {
-          if (this.replyListeners.length === 0) this.backlog.push({ kind: 'reply', reply, wire });
-          for (const listener of this.replyListeners) listener(reply, wire);
+          // The wire text is made only when a listener reads it (the world's own sessions do not).
+          if (this.replyListeners.length === 0) this.backlog.push({ kind: 'reply', reply, wire: formatReply(reply) });
+          let wire: string | undefined;
+          for (const listener of this.replyListeners) {
+            if (this.replyValueListeners.has(listener)) listener(reply, '');
+            else listener(reply, (wire ??= formatReply(reply)));
+          }
         });
         break;
       }
@@ -310,7 +361,11 @@ export class ServerEnd {
   }
 
   private log(body: WorldEventBody): void {
-    this.options.log.append({ ...body, at: this.options.clock.now(), host: this.host });
+    // The log copies what it is given, so the (fresh) body itself can carry the stamp.
+    const stamped = body as WorldEventBody & { at: number; host: string };
+    stamped.at = this.options.clock.now();
+    stamped.host = this.host;
+    this.options.log.append(stamped);
   }
 }
 
@@ -348,7 +403,7 @@ export function runClientSession(server: ServerEnd, input: ClientInput, clock: V
       throw error;
     },
   });
-  server.onReply((reply) => client.send({ type: 'reply', reply }));
+  server.onReplyValue((reply) => client.send({ type: 'reply', reply }));
   server.onClose((by) => {
     if (by === 'server') client.send({ type: 'closed' });
   });

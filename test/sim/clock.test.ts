@@ -174,6 +174,67 @@ describe('VirtualClock', () => {
   });
 });
 
+describe('VirtualClock with many timers', () => {
+  // A seeded random source (mulberry32), so a failure replays the same way.
+  function randomSource(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('fires thousands of timers by due time, ties in scheduling order, skipping cancelled ones', () => {
+    const clock = new VirtualClock();
+    const random = randomSource(7);
+    const scheduled: Array<{ order: number; at: number; cancelled: boolean; id: number }> = [];
+    const fired: number[] = [];
+    for (let order = 0; order < 5000; order++) {
+      // Few distinct due times, so many timers share one.
+      const at = clock.now() + Math.floor(random() * 50) * MINUTE;
+      const id = clock.schedule(at, () => fired.push(order));
+      scheduled.push({ order, at, cancelled: false, id });
+    }
+    for (const timer of scheduled) {
+      if (random() < 0.4) {
+        expect(clock.cancel(timer.id)).toBe(true);
+        expect(clock.cancel(timer.id)).toBe(false);
+        timer.cancelled = true;
+      }
+    }
+    const live = scheduled.filter((t) => !t.cancelled);
+    expect(clock.pending()).toBe(live.length);
+    expect(clock.nextDueAt()).toBe(Math.min(...live.map((t) => t.at)));
+    clock.advance(25 * MINUTE);
+    clock.advance(25 * MINUTE);
+    const expected = [...live].sort((a, b) => a.at - b.at || a.order - b.order).map((t) => t.order);
+    expect(fired).toEqual(expected);
+    expect(clock.pending()).toBe(0);
+    expect(clock.nextDueAt()).toBeUndefined();
+  });
+
+  it('keeps order when timers set and clear others while firing', () => {
+    const clock = new VirtualClock();
+    const fired: string[] = [];
+    const victim = clock.schedule(clock.now() + 3 * MINUTE, () => fired.push('victim'));
+    clock.schedule(clock.now() + MINUTE, () => {
+      fired.push('first');
+      expect(clock.cancel(victim)).toBe(true);
+      // Due at the same moment as "second", but scheduled later: it fires after it.
+      clock.schedule(clock.now() + MINUTE, () => fired.push('late tie'));
+      // Already past: fires next, at the current moment.
+      clock.schedule(clock.now() - MINUTE, () => fired.push(`past at ${clock.format()}`));
+    });
+    clock.schedule(clock.now() + 2 * MINUTE, () => fired.push('second'));
+    const own = clock.schedule(clock.now() + 4 * MINUTE, () => fired.push(`own cancel ${clock.cancel(own)}`));
+    clock.advance(10 * MINUTE);
+    expect(fired).toEqual(['first', 'past at +0d 00:01:00', 'second', 'late tie', 'own cancel false']);
+  });
+});
+
 function parseDurationMs(text: string): number {
   const result = parseDuration(text);
   if (!result.ok) throw new Error(result.error);

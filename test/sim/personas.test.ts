@@ -56,7 +56,13 @@ describe('friendly', () => {
     const replies = s.send(...TRANSACTION);
     expect(codes(replies)).toEqual(['220', '250', '250 2.1.0', '250 2.1.5', '354', '250 2.0.0']);
     expect(replies[1]!.lines.slice(1)).toEqual(['PIPELINING', 'SIZE 10485760', 'STARTTLS', 'ENHANCEDSTATUSCODES', '8BITMIME', 'SMTPUTF8']);
-    expect(s.delivered).toEqual([{ mailbox: 'bob@example.net', text: 'Subject: hello\r\n\r\nhi\r\n' }]);
+    // Final delivery: Return-Path and the server's Received on top (RFC 5321 §4.4), then the content as sent.
+    expect(s.delivered).toHaveLength(1);
+    expect(s.delivered[0]!.mailbox).toBe('bob@example.net');
+    const text = s.delivered[0]!.text;
+    expect(text.startsWith('Return-Path: <alice@example.com>\r\nReceived: from client.example ([192.0.2.10])\r\n\tby ')).toBe(true);
+    expect(text).toMatch(/ with ESMTP id [0-9A-F]+\r\n\tfor <bob@example\.net>; Thu, 1 Jan 1970 00:00:00 \+0000\r\n/);
+    expect(text.endsWith('\r\nSubject: hello\r\n\r\nhi\r\n')).toBe(true);
   });
 
   it('refuses to relay for other domains (554 5.7.1)', () => {

@@ -133,13 +133,15 @@ interface Outage {
   upAfter: number | null;
 }
 
-function failedDsnsAbout(world: World, messageId: string): ParsedDsn[] {
-  return world.mailboxes
+/** The sender's failed-action DSNs, parsed once per check and found by the Message-ID they report on. */
+function failedDsnsByMessage(world: World): (messageId: string) => ParsedDsn[] {
+  const parsed = world.mailboxes
     .list(ALICE)
     .filter((m) => m.isDsn)
     .map((m) => parseDsn(m.raw))
-    .flatMap((r) => (r.ok ? [r.dsn] : []))
-    .filter((d) => headerValue(d.originalHeaders, 'Message-ID') === messageId && d.recipients.some((r) => r.action === 'failed'));
+    .flatMap((r) => (r.ok ? [r.dsn] : []));
+  return (messageId) =>
+    parsed.filter((d) => headerValue(d.originalHeaders, 'Message-ID') === messageId && d.recipients.some((r) => r.action === 'failed'));
 }
 
 function copiesOf(world: World, recipient: string, messageId: string): number {
@@ -148,9 +150,10 @@ function copiesOf(world: World, recipient: string, messageId: string): number {
 
 function check(world: World, settled: boolean): void {
   const lifetime = world.retryPolicy.maximalLifetimeMs;
+  const failedDsnsAbout = failedDsnsByMessage(world);
   for (const handle of world.deliveries()) {
     if (handle.from === '') continue; // DSNs themselves: covered through the messages they report on
-    const dsns = failedDsnsAbout(world, handle.messageId);
+    const dsns = failedDsnsAbout(handle.messageId);
     const bouncedFor = new Set(dsns.flatMap((d) => d.recipients.filter((r) => r.action === 'failed').map((r) => r.finalRecipient)));
     for (const r of handle.recipients()) {
       const copies = copiesOf(world, r.address, handle.messageId);
