@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 import { STORAGE_KEY, lessonRoute } from '../../src/course/runner';
 import { launchBrowser, openApp, serveDist, typeInTerminal, waitForLab, type Served } from './harness';
 
@@ -19,6 +20,8 @@ const TITLE = 'The envelope: MAIL FROM and RCPT TO';
 /** Steps 1 and 2 of the envelope lesson, as a learner types them. */
 const STEP_ONE = ['telnet mx1.example.net 25', 'EHLO client.example.com', 'MAIL FROM:<alice@example.com>'];
 const STEP_TWO = ['RCPT TO:<bob@example.net>', 'RCPT TO:<carol@example.net>'];
+/** How many steps the lesson has, read from its file so the test follows the course. */
+const STEP_COUNT = (JSON.parse(readFileSync(new URL('../../lessons/07-envelope.json', import.meta.url), 'utf8')) as { steps: unknown[] }).steps.length;
 
 beforeAll(async () => {
   served = await serveDist();
@@ -65,7 +68,7 @@ describe('lesson progress is saved in the browser', () => {
     for (const line of STEP_ONE) await typeInTerminal(page, `${line}\n`);
     await steps().nth(0).filter({ hasText: '(done)' }).waitFor({ timeout: 15_000 });
     // Screen readers hear it: the panel's live region names the step just done.
-    expect(await panel().locator('[role="status"][aria-live="polite"]').first().textContent()).toContain('Step 1 of 4 done: Start a transaction.');
+    expect(await panel().locator('[role="status"][aria-live="polite"]').first().textContent()).toContain(`Step 1 of ${STEP_COUNT} done: Start a transaction.`);
     for (const line of STEP_TWO) await typeInTerminal(page, `${line}\n`);
     await steps().nth(1).filter({ hasText: '(done)' }).waitFor({ timeout: 15_000 });
     await waitForLesson(3);
