@@ -8,23 +8,9 @@
  * oldest command still waiting, in order (RFC 2920 §3), so pipelined batches are attributed
  * correctly.
  */
-import { shadowAfterLine, shadowAfterReply, type ShadowState } from '../machines/client';
+import { freshShadow, shadowAfterLine, shadowAfterReply, type ShadowState } from '../machines/client';
 import { ReplyParser, type Reply } from '../protocol/reply';
 import type { InputContext, WireDirection } from './record';
-
-export function freshShadow(): ShadowState {
-  return {
-    phase: 'banner',
-    pending: [],
-    tls: false,
-    esmtp: false,
-    extensions: [],
-    authenticated: false,
-    acceptedRecipients: 0,
-    refusedRecipients: 0,
-    dataLines: 0,
-  };
-}
 
 /** The name under which a reply is recorded: the verb it answers, `BANNER`, or `DATA-END`. */
 export function answeredName(shadow: ShadowState): string {

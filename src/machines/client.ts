@@ -249,7 +249,8 @@ function updateMessage(results: MessageResult[], index: number, change: (m: Mess
   return results.map((m, i) => (i === index ? change(m) : m));
 }
 
-function freshShadow(): ShadowState {
+/** Where a shadowed session starts: before the banner, nothing known. */
+export function freshShadow(): ShadowState {
   return {
     phase: 'banner',
     pending: [],

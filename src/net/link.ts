@@ -7,19 +7,10 @@
  * `data` hands back the server's bytes as they come, in any chunking (use `ReplyParser`).
  */
 
-/** A certificate as the TLS stack reports it (the bridge's `CertificateReport`). */
-export interface CertificateInfo {
-  /** Distinguished name as `CN=..., O=...`. */
-  subject: string;
-  issuer: string;
-  /** OpenSSL's form, e.g. "Mar 10 09:00:00 2026 GMT". */
-  validFrom: string;
-  validTo: string;
-  /** SHA-256 over the DER certificate, colon-separated upper-case hex. */
-  fingerprint256: string;
-  /** subjectAltName entries, e.g. ["DNS:mx1.example.net"]. */
-  san: string[];
-}
+import type { CertificateReport } from './wire';
+
+/** A certificate as the TLS stack reports it: the bridge's wire form is the one shape. */
+export type CertificateInfo = CertificateReport;
 
 /** What the client learnt from a completed TLS handshake. */
 export interface TlsReport {

@@ -227,17 +227,10 @@ export function formatTimestamp(at: number): string {
   return new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** RFC 5322 §3.3 date-time in UTC, e.g. "Tue, 10 Mar 2026 09:00:00 +0000" (Date:, Arrival-Date:). */
-export function formatRfc5322Date(at: number): string {
-  const d = new Date(at);
-  return (
-    `${WEEKDAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
-    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`
-  );
-}
+/** RFC 5322 §3.3 date-time in UTC (Date:, Arrival-Date:): the protocol's formatter, one for all. */
+export { formatRfc5322Date } from '../protocol/trace';
 
 /**
  * Read an RFC 5322 date-time back to ms since 1970. Accepts an optional day name, numeric zone
