@@ -198,6 +198,8 @@ export async function start(options: StartOptions, print: (line: string) => void
       smtpd.push(friendly);
       const submission = await startSmtpd({
         persona: 'submission',
+        // The article's submission server: alice@example.com logs in here before sending.
+        hostname: 'smtp.example.com',
         port: options.smtpd.submissionPort,
         summary: (line) => print(`smtpd: ${line}`),
       }).catch((error: NodeJS.ErrnoException) => {
