@@ -22,12 +22,13 @@ for cmd in "${!needed[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${needed[$cmd]}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  line="apt-get install -y --no-install-recommends ${missing[*]}"
+  line="apt-get install -y ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then
     echo "test: installing system packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # With recommends: Chromium's fonts come that way, and pages need text to be read.
+    apt-get install -y -qq "${missing[@]}" >/dev/null
   else
     echo "test: missing system packages. As root, run:" >&2
     echo "  apt-get update && $line" >&2
