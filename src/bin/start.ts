@@ -247,6 +247,7 @@ export async function start(options: StartOptions, print: (line: string) => void
       port: options.bridgePort,
       origins,
       policy: { localPorts: localEntries.map((entry) => entry.port) },
+      ...(options.dnsServers.length > 0 ? { dnsServers: options.dnsServers } : {}),
       log: print,
     }).catch((error: NodeJS.ErrnoException) => {
       throw new StartFailure(startError('bridge', '--bridge-port', error));

@@ -2,6 +2,7 @@
  * The flags of `npm start`: parsed into StartOptions, or a UsageError with a sentence for the
  * user. Kept apart from start.ts so the rules are testable without starting anything.
  */
+import { checkDnsServer } from '../bridge/server';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
@@ -21,6 +22,8 @@ export interface StartOptions {
   bridgePort: number;
   /** null with --no-smtpd: no local mail server is started. */
   smtpd: { port: number; tlsPort: number; submissionPort: number } | null;
+  /** DNS servers the bridge resolves with (`dig` in real mode); empty: the system's. */
+  dnsServers: string[];
 }
 
 export type ParsedStartArgs = { help: true } | ({ help: false } & StartOptions);
@@ -45,6 +48,7 @@ export function startUsage(): string {
     `  --smtpd-tls-port N      its implicit-TLS port (default ${DEFAULT_SMTPD_TLS_PORT}, or 0 with --smtpd-port 0)`,
     `  --submission-port N     the submission persona's port (default ${DEFAULT_SUBMISSION_PORT}, or 0 with --smtpd-port 0)`,
     '  --no-smtpd              start no local SMTP server',
+    '  --dns-server IP[:PORT]  DNS server the bridge asks (dig in real mode), repeatable (default: the system\'s)',
     '  --help                  show this help',
   ].join('\n');
 }
@@ -57,6 +61,7 @@ const flags = {
   'smtpd-tls-port': { type: 'string' },
   'submission-port': { type: 'string' },
   'no-smtpd': { type: 'boolean' },
+  'dns-server': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -81,7 +86,7 @@ function cleanParseError(message: string): string {
 
 /** argv without node and the script; throws UsageError with a sentence for the user. */
 export function parseStartArgs(argv: readonly string[]): ParsedStartArgs {
-  let values: { [K in keyof typeof flags]?: (typeof flags)[K]['type'] extends 'boolean' ? boolean : string };
+  let values: { [K in keyof typeof flags]?: (typeof flags)[K] extends { multiple: true } ? string[] : (typeof flags)[K]['type'] extends 'boolean' ? boolean : string };
   try {
     ({ values } = parseArgs({ args: [...argv], options: flags, strict: true, allowPositionals: false }));
   } catch (error) {
@@ -101,7 +106,15 @@ export function parseStartArgs(argv: readonly string[]): ParsedStartArgs {
   // "--smtpd-port 0" asks for free ports: the fixed companions would then be the one port that
   // could still collide, so they follow it unless given.
   const ephemeral = smtpdPort === 0;
+  const dnsServers = (values['dns-server'] ?? []).map((server) => {
+    try {
+      return checkDnsServer(server);
+    } catch (error) {
+      throw new UsageError(`--dns-server: ${(error as Error).message}`);
+    }
+  });
   const options: StartOptions = {
+    dnsServers,
     host: host.replace(/^\[(.*)\]$/, '$1'),
     port: portFlag('port', values.port, DEFAULT_APP_PORT),
     bridgePort: portFlag('bridge-port', values['bridge-port'], DEFAULT_BRIDGE_PORT),

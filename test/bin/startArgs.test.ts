@@ -13,7 +13,14 @@ describe('parseStartArgs', () => {
       port: 5173,
       bridgePort: 8787,
       smtpd: { port: 2525, tlsPort: 4465, submissionPort: 2587 },
+      dnsServers: [],
     });
+  });
+
+  it('--dns-server points the bridge at DNS servers (repeatable); a bad one is a usage error', () => {
+    expect(parseStartArgs(['--dns-server', '127.0.0.1:5353', '--dns-server', '[::1]:53'])).toMatchObject({ dnsServers: ['127.0.0.1:5353', '[::1]:53'] });
+    expect(() => parseStartArgs(['--dns-server', 'resolver.example'])).toThrow(/--dns-server: DNS server "resolver\.example" must be an IP address/);
+    expect(startUsage()).toContain('--dns-server IP[:PORT]');
   });
 
   it('--smtpd-port 0 makes the companion ports free ports too, unless they are given', () => {
@@ -75,7 +82,7 @@ describe('start without a build', () => {
     const empty = mkdtempSync(join(tmpdir(), 'smtp-lab-nodist-'));
     const printed: string[] = [];
     try {
-      const attempt = start({ host: '127.0.0.1', port: 0, bridgePort: 0, smtpd: { port: 0, tlsPort: 0, submissionPort: 0 } }, (line) => printed.push(line), empty);
+      const attempt = start({ host: '127.0.0.1', port: 0, bridgePort: 0, smtpd: { port: 0, tlsPort: 0, submissionPort: 0 }, dnsServers: [] }, (line) => printed.push(line), empty);
       await expect(attempt).rejects.toThrow(StartFailure);
       await expect(attempt).rejects.toThrow('run npm run build first');
       expect(printed).toEqual([]);
