@@ -190,6 +190,12 @@ export class Lab {
     return s && !s.closed ? s.conversation.shadow.phase : undefined;
   }
 
+  /** The simulated server machine's state in the learner's session (not known for real servers). */
+  get serverState(): string | undefined {
+    const s = this.session;
+    return s && !s.closed ? s.link.serverState : undefined;
+  }
+
   /** Epoch of the virtual clock (record times minus this = time since the session began). */
   get clockEpoch(): number {
     return this.epoch;

@@ -51,6 +51,11 @@ export interface Link {
   readonly secure: boolean;
   /** True once the connection is closed (by either side). */
   readonly closed: boolean;
+  /**
+   * The server machine's state when the server is simulated (e.g. "rcpt"); a real server's
+   * state cannot be seen from the wire, so real links leave it out.
+   */
+  readonly serverState?: string;
   /** Write raw text (CRLF line endings included). Ignored once closed. */
   send(text: string): void;
   /**

@@ -57,6 +57,10 @@ class SimLink implements Link {
     return this.isClosed;
   }
 
+  get serverState(): string {
+    return this.server.isClosed ? 'closed' : this.server.machineState;
+  }
+
   send(text: string): void {
     if (this.isClosed) return;
     this.server.write(text);

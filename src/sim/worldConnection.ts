@@ -190,6 +190,12 @@ export class ServerEnd {
     return this.ended;
   }
 
+  /** The server machine's state, e.g. "ready", "rcpt", "data" (the machine view shows it). */
+  get machineState(): string {
+    const value = this.actor.getSnapshot().value;
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  }
+
   /** True while the server sits on a delayed reply (a tarpit, a slow banner). */
   get waitingOnServer(): boolean {
     return !this.ended && this.actor.getSnapshot().matches('holding');

@@ -339,7 +339,8 @@ export class LabState {
       const last = record.replies.filter((r) => r.by === 'learner' && r.connection === current?.id).at(-1);
       if (last) {
         const text = `${last.reply.code}${last.reply.enhanced ? ` ${last.reply.enhanced}` : ''} ${last.reply.lines[0] ?? ''}`;
-        view.server = { lastReply: text.trim(), answered: last.to, tone: replyClass(last.reply.code) };
+        const state = lab.serverState;
+        view.server = { lastReply: text.trim(), answered: last.to, tone: replyClass(last.reply.code), ...(state ? { state } : {}) };
       }
     }
     return view;

@@ -61,8 +61,8 @@ export interface MachineViewData {
   };
   /** The client machine shadowing the learner: its phase and what may be typed now, with why. */
   readonly client?: { readonly phase: string; readonly next: readonly NextStep[] };
-  /** What the server said last, and to which command. */
-  readonly server?: { readonly lastReply: string; readonly answered: string; readonly tone: LineTone };
+  /** What the server said last, and to which command; the server machine's state when simulated. */
+  readonly server?: { readonly lastReply: string; readonly answered: string; readonly tone: LineTone; readonly state?: string };
   /** The sending MTA's queue (the autopilot's messages). */
   readonly queue: readonly { readonly id: string; readonly to: string; readonly status: string; readonly tone: LineTone }[];
 }

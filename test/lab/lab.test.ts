@@ -123,6 +123,18 @@ describe('a typed SMTP session', () => {
     expect(t.lab.record.replies).toHaveLength(0);
   });
 
+  it('shows the simulated server machine\'s state as the session moves on', async () => {
+    const t = open();
+    await t.type('telnet mx1.example.net 25');
+    expect(t.lab.serverState).toBe('waitingForHelo');
+    const states: (string | undefined)[] = [];
+    for (const line of ['EHLO client.example.org', 'MAIL FROM:<alice@example.com>', 'RCPT TO:<bob@example.net>', 'DATA', '.', 'QUIT']) {
+      await t.type(line);
+      states.push(t.lab.serverState);
+    }
+    expect(states).toEqual(['ready', 'mail', 'rcpt', 'data', 'ready', undefined]);
+  });
+
   it('Ctrl-] hangs up without QUIT', async () => {
     const t = open();
     await t.type('telnet mx1.example.net 25');
