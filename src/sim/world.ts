@@ -15,7 +15,7 @@
  */
 import { createActor, fromCallback } from 'xstate';
 import { deliveryMachine, type AttemptDone, type AttemptInput, type AttemptResult, type DeliveryActor, type DeliveryEmitted, type HostTrial, type RecipientState, type RecipientVerdict, type RetryPolicy, type TimelineEntry, DEFAULT_RETRY_POLICY } from '../machines/delivery';
-import type { ClientReport, RecipientResult, TlsPolicy } from '../machines/client';
+import type { ClientReport, MessageResult, RecipientResult, TlsPolicy } from '../machines/client';
 import type { Reply } from '../protocol/reply';
 import { createBackend, type PersonaBackend, type PersonaId as BackendPersonaId } from './personas/index';
 import { VirtualClock, WORLD_EPOCH, formatRfc5322Date } from './clock';
@@ -40,6 +40,12 @@ export interface WorldOptions {
   /** How long the sending MTA waits for a TCP connection (Postfix smtp_connect_timeout: 30s). */
   connectTimeoutMs?: number;
 }
+
+/**
+ * At most this many messages share one connection (Postfix bounds reuse too, by
+ * smtp_connection_reuse_count_limit and smtp_connection_reuse_time_limit).
+ */
+const MESSAGES_PER_CONNECTION = 50;
 
 /** The sending MTA of the world (alice's provider). */
 export const WORLD_MTA = { hostname: 'smtp.example.com', address: '192.0.2.25' } as const;
@@ -192,6 +198,16 @@ interface RouteAnswer {
 
 function shortReply(reply: Reply): string {
   return `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''} ${reply.lines.join(' ')}`.trim();
+}
+
+/**
+ * Recipients of one message that got an answer about themselves (RCPT, end of DATA, a refusal
+ * of MAIL or the session for good); none means a session-level temporary failure: next MX host.
+ */
+function decidedRecipients(result: MessageResult, report: ClientReport): RecipientResult[] {
+  return result.recipients.filter(
+    (r) => r.stage === 'rcpt' || r.stage === 'data' || (r.stage === 'mail' && r.status === 'failed') || (r.stage === 'session' && r.status === 'failed' && report.tlsFailure === undefined),
+  );
 }
 
 function defaultStatus(reply: Reply): string {
@@ -416,6 +432,120 @@ export function createWorld(options: WorldOptions = {}): World {
     return 'opportunistic';
   }
 
+  /** One message's wish for an SMTP session with a host, as the queue hands it to a connection. */
+  interface SessionRequest {
+    message: QueuedMessage;
+    recipients: string[];
+    attempt: number;
+    host: string;
+    tls: TlsPolicy;
+    /** May wait for the end of the moment and share a connection with other messages. */
+    shareable: boolean;
+    /**
+     * The shared session failed before any transaction, so this message's own try would have
+     * come after the first message's whole failure: look at the destination again as it would.
+     */
+    reconsider: () => void;
+    /** The connection could not be opened (refused, timed out, unknown host). */
+    unreachable: (failure: Extract<ConnectResult, { ok: false }>) => void;
+    /** The session ended: the report holds this message's result only. */
+    finished: (report: ClientReport, connectionId: string) => void;
+  }
+
+  /**
+   * Connection reuse, as Postfix's queue manager and smtp client do it: messages for the same
+   * host that fall due at the same virtual moment share one connection, each with its own
+   * MAIL / RCPT / DATA transaction (RFC 5321 §3.3 lets a client send several transactions in
+   * one session). Requests made while virtual time runs wait for the end of the moment, when
+   * every retry due then has asked; a message queued from outside (a `send`) starts its
+   * session at once, so a lone message still shows its whole session in the log.
+   */
+  const waitingSessions = new Map<string, SessionRequest[]>();
+  let sessionFlushScheduled = false;
+  let advancing = 0;
+
+  /**
+   * A host that refuses at once (down, no listener on port 25, no such host) is tried at once
+   * too: its refusal then suspends the destination (see `suspensions`) before the next message
+   * due at this moment looks, exactly as without reuse.
+   */
+  function refusesAtOnce(hostName: string): boolean {
+    const name = findHost(hostName);
+    const spec = name ? hosts[name] : undefined;
+    return !spec || spec.down === 'refused' || (spec.down === undefined && !spec.ports.includes(25));
+  }
+
+  function requestSession(request: SessionRequest): void {
+    if (advancing === 0 || !request.shareable || refusesAtOnce(request.host)) {
+      runSession([request]);
+      return;
+    }
+    const key = `${request.message.origin.hostname} ${request.message.origin.address} ${request.host} ${request.tls}`;
+    const list = waitingSessions.get(key);
+    if (list) list.push(request);
+    else waitingSessions.set(key, [request]);
+    if (!sessionFlushScheduled) {
+      sessionFlushScheduled = true;
+      clock.schedule(clock.now(), flushSessions);
+    }
+  }
+
+  function flushSessions(): void {
+    sessionFlushScheduled = false;
+    const batches = [...waitingSessions.values()];
+    waitingSessions.clear();
+    for (const batch of batches) {
+      for (let start = 0; start < batch.length; start += MESSAGES_PER_CONNECTION) runSession(batch.slice(start, start + MESSAGES_PER_CONNECTION));
+    }
+  }
+
+  /** One connection for one or more requests to the same host, in the order they were made. */
+  function runSession(requests: SessionRequest[]): void {
+    const first = requests[0]!;
+    const attempted = (r: SessionRequest) =>
+      append({ kind: 'delivery-attempt', messageId: r.message.id, recipients: r.recipients, attempt: r.attempt, target: `${r.host}:25` }, r.message.origin.hostname);
+    attempted(first);
+    const opened = connect(first.host, 25, { peerAddress: first.message.origin.address });
+    if (!opened.ok) {
+      first.unreachable(opened);
+      for (const r of requests.slice(1)) {
+        attempted(r);
+        r.unreachable(opened);
+      }
+      return;
+    }
+    const connectionId = opened.connection.connectionId;
+    const startedAt = clock.now();
+    const messages = requests.map((r) => ({ from: r.message.from, recipients: r.recipients, content: r.message.content }));
+    runClientSession(opened.connection, { clientName: first.message.origin.hostname, tls: first.tls, messages }, clock, (report) => {
+      // Without reuse each message would have had its own session, one after another in this
+      // same moment. A session that took virtual time (a tarpit) ran beside the others, and a
+      // broken handshake under opportunistic TLS breaks for everyone alike: then every message
+      // takes the answer it got here.
+      const sameForAll = clock.now() > startedAt || (report.tls === 'handshake-failed' && first.tls === 'opportunistic');
+      for (let i = 0; i < requests.length; i++) {
+        const r = requests[i]!;
+        const result = report.messages[i]!;
+        // A message the session never reached (it ended during an earlier transaction) would
+        // have had a connection of its own: it, and those after it, look at the destination
+        // again, which may share a new connection.
+        if (i > 0 && !sameForAll && result.mailReply === undefined) {
+          for (const later of requests.slice(i)) later.reconsider();
+          return;
+        }
+        if (i > 0) attempted(r);
+        r.finished({ ...report, messages: [result] }, connectionId);
+        // A message that got no recipient-level answer moves on to the next MX host and may
+        // suspend the destination (RFC 5321 §4.5.4.1 lets a client give a dead site a rest);
+        // without reuse the next message would only have looked after that.
+        if (!sameForAll && decidedRecipients(result, report).length === 0) {
+          for (const later of requests.slice(i + 1)) later.reconsider();
+          return;
+        }
+      }
+    });
+  }
+
   /** One delivery attempt for some recipients of a message: every domain, every MX host in order. */
   function runAttempt(
     message: QueuedMessage,
@@ -426,6 +556,8 @@ export function createWorld(options: WorldOptions = {}): World {
     let trials: HostTrial[] = [];
     let verdicts: RecipientVerdict[] = [];
     let siteFailure = false;
+    /** Looks at the current destination afresh (its suspension first) and tries its hosts. */
+    let reachDestination = (): void => {};
     // Each destination's outcome is reported as soon as it is known, so the queue never shows a
     // recipient as waiting when its copy already sits in a mailbox.
     const flush = (final: boolean) => {
@@ -471,26 +603,29 @@ export function createWorld(options: WorldOptions = {}): World {
         case 'hosts': {
           // Like Postfix's queue manager: a destination whose every host just failed to answer is
           // "temporarily suspended" instead of being connected to again for each queued message.
-          const suspended = suspensions.get(domain);
-          if (suspended && suspended.until > clock.now()) {
-            settleAll('deferred', suspended.status, `delivery temporarily suspended: ${suspended.diagnostic}`);
-            nextDomain(index + 1);
-            return;
-          }
-          siteFailure = false;
-          tryHost(domain, route.hosts, 0, recipients, undefined, false, () => {
-            if (siteFailure) {
-              // No host got as far as a recipient: suspend the destination, for longer each time
-              // it stays dead (like the message backoff), so queued mail does not hammer it.
-              const previous = suspensions.get(domain);
-              const wait = previous ? Math.min(retryPolicy.maximalBackoffMs, previous.wait * 2) : retryPolicy.minimalBackoffMs;
-              const why = verdicts[verdicts.length - 1]!;
-              suspensions.set(domain, { until: clock.now() + wait, wait, status: why.status, diagnostic: why.diagnostic });
-            } else {
-              suspensions.delete(domain);
+          reachDestination = () => {
+            const suspended = suspensions.get(domain);
+            if (suspended && suspended.until > clock.now()) {
+              settleAll('deferred', suspended.status, `delivery temporarily suspended: ${suspended.diagnostic}`);
+              nextDomain(index + 1);
+              return;
             }
-            nextDomain(index + 1);
-          });
+            siteFailure = false;
+            tryHost(domain, route.hosts, 0, recipients, undefined, false, () => {
+              if (siteFailure) {
+                // No host got as far as a recipient: suspend the destination, for longer each time
+                // it stays dead (like the message backoff), so queued mail does not hammer it.
+                const previous = suspensions.get(domain);
+                const wait = previous ? Math.min(retryPolicy.maximalBackoffMs, previous.wait * 2) : retryPolicy.minimalBackoffMs;
+                const why = verdicts[verdicts.length - 1]!;
+                suspensions.set(domain, { until: clock.now() + wait, wait, status: why.status, diagnostic: why.diagnostic });
+              } else {
+                suspensions.delete(domain);
+              }
+              nextDomain(index + 1);
+            });
+          };
+          reachDestination();
         }
       }
     };
@@ -524,37 +659,43 @@ export function createWorld(options: WorldOptions = {}): World {
         tryHost(domain, candidates, index + 1, recipients, lastFailure, false, next);
         return;
       }
-      append({ kind: 'delivery-attempt', messageId: message.id, recipients, attempt: input.attempt, target: `${host}:25` }, origin);
-      const opened = connect(host, 25, { peerAddress: message.origin.address });
-      if (!opened.ok) {
-        if (opened.error === 'timeout') {
-          clock.schedule(at + connectTimeoutMs, () => {
-            trials.push({ host, at, outcome: 'timeout', summary: opened.message });
-            tryHost(domain, candidates, index + 1, recipients, { status: '4.4.1', diagnostic: opened.message, host }, false, next);
-          });
-          return;
-        }
-        trials.push({ host, at, outcome: 'refused', summary: opened.message });
-        tryHost(domain, candidates, index + 1, recipients, { status: '4.4.1', diagnostic: opened.message, host }, false, next);
-        return;
-      }
-      const connection = opened.connection;
       const effective: TlsPolicy = plaintextOnly ? 'none' : policy;
-      runClientSession(
-        connection,
-        { clientName: message.origin.hostname, tls: effective, messages: [{ from: message.from, recipients, content: message.content }] },
-        clock,
-        (report) => {
+      requestSession({
+        message,
+        recipients,
+        attempt: input.attempt,
+        host,
+        tls: effective,
+        // The first host of a destination, tried plainly: such tries may share a connection.
+        // A later host, or a plaintext retry, continues one message's failure at once, so the
+        // destination is suspended (or not) before the next message looks at it.
+        shareable: index === 0 && !plaintextOnly,
+        reconsider: () => {
+          if (!isCancelled()) reachDestination();
+        },
+        unreachable: (opened) => {
+          if (isCancelled()) return;
+          if (opened.error === 'timeout') {
+            clock.schedule(at + connectTimeoutMs, () => {
+              trials.push({ host, at, outcome: 'timeout', summary: opened.message });
+              tryHost(domain, candidates, index + 1, recipients, { status: '4.4.1', diagnostic: opened.message, host }, false, next);
+            });
+            return;
+          }
+          trials.push({ host, at, outcome: 'refused', summary: opened.message });
+          tryHost(domain, candidates, index + 1, recipients, { status: '4.4.1', diagnostic: opened.message, host }, false, next);
+        },
+        finished: (report, connectionId) => {
           if (isCancelled()) return;
           const result = report.messages[0]!;
-          const trialBase = { host, at, connectionId: connection.connectionId };
+          const trialBase = { host, at, connectionId };
           // Opportunistic TLS whose handshake broke: connect again without STARTTLS, as Postfix does.
           if (report.tls === 'handshake-failed' && effective === 'opportunistic') {
             trials.push({ ...trialBase, outcome: 'tls-failed', summary: `TLS handshake with ${host} failed; retrying in plaintext (opportunistic TLS)`, downgraded: true });
             tryHost(domain, candidates, index, recipients, lastFailure, true, next);
             return;
           }
-          const decided = result.recipients.filter((r) => r.stage === 'rcpt' || r.stage === 'data' || (r.stage === 'mail' && r.status === 'failed') || (r.stage === 'session' && r.status === 'failed' && report.tlsFailure === undefined));
+          const decided = decidedRecipients(result, report);
           if (decided.length === 0) {
             // Nothing reached a recipient-level answer: a session-level temporary failure. Next MX.
             const first = result.recipients[0];
@@ -591,7 +732,7 @@ export function createWorld(options: WorldOptions = {}): World {
           }
           next();
         },
-      );
+      });
     };
 
     if (domains.length === 0) flush(true);
@@ -736,14 +877,24 @@ export function createWorld(options: WorldOptions = {}): World {
       return result;
     },
     advance(ms) {
-      clock.advance(ms);
+      advancing += 1;
+      try {
+        clock.advance(ms);
+      } finally {
+        advancing -= 1;
+      }
     },
     runUntilIdle(limitMs = retryPolicy.maximalLifetimeMs + 86_400_000) {
       const limit = clock.now() + limitMs;
-      while (world.busy()) {
-        const next = clock.nextDueAt();
-        if (next === undefined || next > limit) break;
-        clock.advanceTo(Math.max(next, clock.now()));
+      advancing += 1;
+      try {
+        while (world.busy()) {
+          const next = clock.nextDueAt();
+          if (next === undefined || next > limit) break;
+          clock.advanceTo(Math.max(next, clock.now()));
+        }
+      } finally {
+        advancing -= 1;
       }
     },
     send(input) {
