@@ -134,17 +134,20 @@ export const commandTable: { [V in VerbName]: CommandSpec<V> } = {
       return undefined;
     },
     handle(context, command, phase, h) {
-      const extensions = h.extensionsOf(context);
       const params = command.params;
       // RFC 5321 §4.1.1.11 / RFC 1869: parameters exist only after EHLO, and only for the
       // extensions this session advertised; anything else is 555 5.5.4.
       const first = params.list[0];
       if (first && !context.facts.esmtp) return h.clientError(context, Replies.paramNotImplemented(first.keyword), phase);
-      const notAdvertised = paramsNotAdvertised(params, extensionKeywords(extensions));
-      if (notAdvertised) return h.clientError(context, notAdvertised, phase);
-      // RFC 1870 §6.1: a declared size over the fixed limit is refused at MAIL with 552 5.3.4.
-      if (params.size !== undefined && extensions.size !== undefined && extensions.size > 0 && params.size > extensions.size) {
-        return reply(context, Replies.messageTooBig(extensions.size), phase);
+      // Without parameters (the common MAIL) there is nothing to check against the extensions.
+      if (first) {
+        const extensions = h.extensionsOf(context);
+        const notAdvertised = paramsNotAdvertised(params, extensionKeywords(extensions));
+        if (notAdvertised) return h.clientError(context, notAdvertised, phase);
+        // RFC 1870 §6.1: a declared size over the fixed limit is refused at MAIL with 552 5.3.4.
+        if (params.size !== undefined && extensions.size !== undefined && extensions.size > 0 && params.size > extensions.size) {
+          return reply(context, Replies.messageTooBig(extensions.size), phase);
+        }
       }
       const smtpUtf8 = params.smtputf8;
       // RFC 6531 §3.5: a non-ASCII address needs SMTPUTF8 on this MAIL command.
@@ -173,7 +176,8 @@ export const commandTable: { [V in VerbName]: CommandSpec<V> } = {
       const envelope = context.envelope!;
       const refused = (outcome: Decision['outcome']): Decision => ({ refusedRecipients: context.refusedRecipients + 1, outcome });
       // RFC 3461 parameters (NOTIFY, ORCPT) only when DSN was advertised (RFC 5321 §4.1.1.11: 555).
-      const notAdvertised = paramsNotAdvertised(command.params, extensionKeywords(h.extensionsOf(context)));
+      const notAdvertised =
+        command.params.list.length > 0 ? paramsNotAdvertised(command.params, extensionKeywords(h.extensionsOf(context))) : undefined;
       if (notAdvertised) return h.clientError(context, notAdvertised, phase);
       if (command.utf8 && !envelope.smtpUtf8) return refused(reply(context, Replies.smtputf8Required(), phase).outcome);
       // RFC 5321 §4.5.3.1.10: past the recipient limit, 452 and the client sends the rest later.
