@@ -10,7 +10,8 @@ import { codes, line, startSession } from './serverHarness';
 const FULL: Extensions = { pipelining: true, size: 1000, starttls: true, enhancedStatusCodes: true, eightBitMime: true };
 
 function backend(overrides: Partial<ServerBackend> = {}): ServerBackend {
-  return { hostname: 'mx.example.net', extensions: (_facts: SessionFacts) => FULL, ...overrides };
+  // A fixed clock: the Received field carries a date, and both runs must write the same one.
+  return { hostname: 'mx.example.net', extensions: (_facts: SessionFacts) => FULL, now: () => Date.UTC(2026, 2, 10, 9), ...overrides };
 }
 
 type Item = string | LineEvent;
