@@ -2,41 +2,24 @@
  * The learner's page in Chromium, used as a learner would: typing in the terminal, reading the
  * transcript and the panels, sharing a session, with the keyboard alone and under axe-core.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import {
-  launchBrowser,
   openApp,
   screenshot,
-  serveDist,
   seriousAxeViolations,
   terminalText,
   transcriptLines,
   typeInTerminal,
   waitForLab,
   waitForTerminal,
-  type Served,
+  useAppInBrowser,
 } from './harness';
 
-let served: Served;
-let browser: Browser;
+const app = useAppInBrowser();
+const newPage = app.newPage;
 
-beforeAll(async () => {
-  served = await serveDist();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-});
-
-async function newPage(width: number, height: number, colorScheme: 'light' | 'dark'): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height }, colorScheme });
-  return context.newPage();
-}
-
-async function openLab(width = 1280, height = 800, scheme: 'light' | 'dark' = 'light', url = served.url): Promise<Page> {
+async function openLab(width = 1280, height = 800, scheme: 'light' | 'dark' = 'light', url = app.url): Promise<Page> {
   const page = await newPage(width, height, scheme);
   await openApp(page, url);
   await waitForLab(page);
@@ -123,7 +106,7 @@ describe('a learner at the page, in Chromium', () => {
     const diagram = page.locator('#panel-sequence svg');
     await diagram.waitFor();
     expect(await diagram.locator('rect.tls').count()).toBeGreaterThan(0);
-    expect(await diagram.locator('g.arrow.permanent').count()).toBeGreaterThan(0);
+    expect(await diagram.locator('g.arrow.tone-permanent').count()).toBeGreaterThan(0);
     await screenshot(page, 'transaction-desktop-light');
 
     // Share the session for the next test.
