@@ -10,6 +10,7 @@ import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const distDir = join(root, 'dist');
@@ -152,4 +153,32 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
     }));
   });
   return (violations as AxeViolation[]).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/**
+ * One served dist/ and one Chromium for a test file: started before its tests, closed after.
+ * `newPage` opens a fresh context with the given viewport and colour scheme.
+ */
+export function useAppInBrowser(): { readonly url: string; newPage(width: number, height: number, colorScheme: 'light' | 'dark'): Promise<Page> } {
+  let served: Served | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    served = await serveDist();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await served?.close();
+  });
+  return {
+    get url() {
+      if (!served) throw new Error('the app is not served yet (use it inside a test)');
+      return served.url;
+    },
+    async newPage(width, height, colorScheme) {
+      if (!browser) throw new Error('the browser is not launched yet (use it inside a test)');
+      const context = await browser.newContext({ viewport: { width, height }, colorScheme });
+      return context.newPage();
+    },
+  };
 }

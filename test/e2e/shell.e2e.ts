@@ -1,39 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import {
-  launchBrowser,
   openApp,
   screenshot,
   waitForLab,
-  serveDist,
   terminalText,
   typeInTerminal,
   waitForTerminal,
-  type Served,
+  useAppInBrowser,
 } from './harness';
 
-let served: Served;
-let browser: Browser;
-
-beforeAll(async () => {
-  served = await serveDist();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-});
-
-async function newPage(width: number, height: number, colorScheme: 'light' | 'dark'): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height }, colorScheme });
-  return context.newPage();
-}
+const app = useAppInBrowser();
+const newPage = app.newPage;
 
 describe('the app shell in Chromium', () => {
   it('answers help typed in the terminal', async () => {
     const page = await newPage(1280, 800, 'light');
-    await openApp(page, served.url);
+    await openApp(page, app.url);
     await typeInTerminal(page, 'help\n');
     const text = await waitForTerminal(page, /Commands:/);
     expect(text).toMatch(/^\$ help$/m);
@@ -45,7 +28,7 @@ describe('the app shell in Chromium', () => {
 
   it('edits with the keyboard: history, Ctrl-C, completion, and a helpful error', async () => {
     const page = await newPage(1280, 800, 'dark');
-    await openApp(page, served.url);
+    await openApp(page, app.url);
     await waitForLab(page);
     await typeInTerminal(page, 'telent mx1.example.net 25\n');
     await waitForTerminal(page, /Did you mean: telnet mx1\.example\.net 25/);
@@ -77,7 +60,7 @@ describe('the app shell in Chromium', () => {
 
   it('switches theme with the header toggle', async () => {
     const page = await newPage(1280, 800, 'light');
-    await openApp(page, served.url);
+    await openApp(page, app.url);
     await page.getByRole('button', { name: 'Dark theme' }).click();
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
     expect(await terminalText(page)).toMatch(/smtp-lab: learn SMTP by typing it/);
