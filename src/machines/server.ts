@@ -31,7 +31,7 @@ import { MAX_AUTH_LINE_OCTETS, MIN_RECIPIENTS_BUFFER } from '../protocol/limits'
 import { utf8Length } from '../protocol/utf8';
 import { isSaslCancel } from '../protocol/sasl';
 import { receivedField, withProtocol } from '../protocol/trace';
-import type { DataCollector, FramedLine } from '../protocol/framing';
+import type { DataCollector } from '../protocol/framing';
 import {
   createQueueIdSource,
   toHookAnswer,
@@ -292,24 +292,18 @@ function decideCommandLine(context: ServerContext, line: LineEvent, phase: Comma
   return spec.handle(context, command as never, phase, helpers, line);
 }
 
-/** A line event as the framer's `FramedLine` (octets computed when the transport left them out). */
-function framed(line: LineEvent): FramedLine {
-  return { text: line.text, ending: line.ending, tooLong: line.tooLong === true, octets: lineOctets(line) };
-}
-
 function decideEndOfData(context: ServerContext): Decision {
   const collected = context.data!.result();
   const envelope = context.envelope!;
-  const base = { data: undefined, envelope: undefined, refusedRecipients: 0 } satisfies Partial<ServerContext>;
   const ready = idlePhase(context);
   if (collected.tooBig) {
     // RFC 1870 §6.2: the message turned out bigger than the limit: 552 5.3.4, nothing kept.
     const limit = extensionsOf(context).size ?? 0;
-    return { ...base, outcome: { emits: [emitReply(Replies.messageTooBig(limit))], next: ready, delayMs: 0 } };
+    return transactionEnded(context.facts, { emits: [emitReply(Replies.messageTooBig(limit))], next: ready, delayMs: 0 });
   }
   if (collected.lineTooLong) {
     // RFC 5321 §4.5.3.1.6: text lines are at most 1000 octets with their CRLF.
-    return { ...base, outcome: { emits: [emitReply(Replies.textLineTooLong())], next: ready, delayMs: 0 } };
+    return transactionEnded(context.facts, { emits: [emitReply(Replies.textLineTooLong())], next: ready, delayMs: 0 });
   }
   const queueId = context.backend.newQueueId?.() ?? context.queueIds();
   // RFC 5321 §4.4: "When an SMTP server receives a message for delivery or further
@@ -317,26 +311,29 @@ function decideEndOfData(context: ServerContext): Decision {
   // of the message content". It travels beside the content; stores write it on top.
   const facts = context.facts;
   const tls = facts.tls ? [facts.tlsInfo?.protocol, facts.tlsInfo?.cipher].filter(Boolean).join(' ') || 'TLS' : undefined;
+  const recipients: string[] = new Array(envelope.recipients.length);
+  for (let i = 0; i < recipients.length; i++) recipients[i] = envelope.recipients[i]!.address;
   const trace = receivedField({
-    ...(facts.heloName !== undefined ? { heloName: facts.heloName } : {}),
+    heloName: facts.heloName,
     peerAddress: facts.peer.address,
     by: context.backend.hostname,
     protocol: withProtocol({ esmtp: facts.esmtp, tls: facts.tls, authenticated: facts.authenticatedUser !== undefined, utf8: envelope.smtpUtf8 }),
     queueId,
-    recipients: envelope.recipients.map((r) => r.address),
-    ...(tls ? { tls } : {}),
+    recipients,
+    tls,
     at: context.backend.now?.() ?? Date.now(),
   });
   const message: ReceivedMessage = { queueId, text: collected.message, octets: collected.sizeOctets, received: trace };
-  const answer = toHookAnswer(context.backend.onData?.(message, envelope, context.facts));
+  const answer = toHookAnswer(context.backend.onData?.(message, envelope, facts));
   const reply = answer.reply ?? Replies.queued(queueId);
   const taken = !answer.silent && accepted(reply);
   const outcome = fromAnswer(answer, Replies.queued(queueId), ready, ready, [{ type: 'accepted', queueId, envelope, message }]);
-  return {
-    ...base,
-    facts: taken ? { ...context.facts, messagesAccepted: context.facts.messagesAccepted + 1 } : context.facts,
-    outcome,
-  };
+  return transactionEnded(taken ? { ...facts, messagesAccepted: facts.messagesAccepted + 1 } : facts, outcome);
+}
+
+/** The end of DATA clears the envelope and the collector, whatever the reply (RFC 5321 §4.1.1.4). */
+function transactionEnded(facts: SessionFacts, outcome: Outcome): Decision {
+  return { data: undefined, envelope: undefined, refusedRecipients: 0, facts, outcome };
 }
 
 /** A line of the AUTH exchange (RFC 4954 §4). */
@@ -394,15 +391,83 @@ const helpers: HandlerHelpers = {
   },
 };
 
-// ─── The machine ──────────────────────────────────────────────────────────────────────────
+// ─── Routing: one transition per input ───────────────────────────────────────────────────
 
-const COMMAND_PHASES = ['waitingForHelo', 'ready', 'mail', 'rcpt'] as const satisfies readonly CommandPhase[];
-const ROUTES = [...COMMAND_PHASES, 'data', 'auth', 'tlsHandshake', 'closed'] as const satisfies readonly Phase[];
+/** The states that decide what an input leads to (each a source of routed transitions). */
+type DecidingState = CommandPhase | 'greeting' | 'data' | 'auth';
 
-/** A command line: one transition; `decideCommandLine` runs the checks and the handler. */
-function commandLineTransitions(phase: CommandPhase) {
-  return { actions: { type: 'runCommandLine', params: { phase } }, target: '#server.respond' } as const;
+/** Where a decision sends the session: the phase it names, or `holding` while its reply waits. */
+type RouteTarget = Phase | 'holding';
+
+/**
+ * Targets in the order the guards try them: the common ones first. Every `Phase` is here, so
+ * some route always matches a decision.
+ */
+const ROUTE_TARGETS = ['holding', 'ready', 'mail', 'rcpt', 'data', 'waitingForHelo', 'auth', 'tlsHandshake', 'closed'] as const satisfies readonly RouteTarget[];
+
+/** The phases `deliver` can go on to once a delayed reply is out. */
+const ROUTES = ['waitingForHelo', 'ready', 'mail', 'rcpt', 'data', 'auth', 'tlsHandshake', 'closed'] as const satisfies readonly Phase[];
+
+/** The one line an input carries: a `line`, or a batch of exactly one; undefined otherwise. */
+function singleLine(event: ServerEvent): LineEvent | undefined {
+  if (event.type === 'line') return event;
+  if (event.type === 'lines' && event.lines.length === 1) return event.lines[0];
+  return undefined;
 }
+
+/** What `event` leads to in state `from`, or undefined when it is not something `from` decides. */
+function decide(context: ServerContext, event: ServerEvent, from: DecidingState): Decision | undefined {
+  if (from === 'greeting') return decideGreeting(context);
+  const line = singleLine(event);
+  if (line === undefined) return undefined;
+  if (from === 'auth') return decideAuthLine(context, line);
+  if (from === 'data') return context.data!.isEndOfData(line) ? decideEndOfData(context) : undefined;
+  return decideCommandLine(context, line, from);
+}
+
+/**
+ * The decision for one input, made once. A command's target state depends on its outcome (250
+ * stays in `ready`, 354 goes to `data`, 421 closes), and an XState transition's target is fixed,
+ * so each state offers one guarded transition per target and the guards ask which one the
+ * decision names. The decision calls the backend's hooks, which may keep state (a greylist
+ * remembers who tried), so it must run exactly once per input: the last one made is kept here
+ * with the context it was made from (every applied decision makes a new context) and the input
+ * event, and the chosen transition's `applyDecision` takes it from here. Between the guard that
+ * makes it and that action only XState and the other guards run, so no other session (not even
+ * one a hook drives) can take the slot in between. A command thus costs one transition instead
+ * of two (one into a pass-through "respond" state, one out of it).
+ */
+let lastDecision: { context: ServerContext; event: ServerEvent; decision: Decision | undefined } | undefined;
+
+function decisionFor(context: ServerContext, event: ServerEvent, from: DecidingState): Decision | undefined {
+  if (lastDecision !== undefined && lastDecision.context === context && lastDecision.event === event) return lastDecision.decision;
+  const decision = decide(context, event, from);
+  lastDecision = { context, event, decision };
+  return decision;
+}
+
+/** The transitions out of a deciding state: to where its decision says, writing the outcome. */
+function routedTransitions(from: DecidingState) {
+  return ROUTE_TARGETS.map((to) => ({
+    guard: { type: 'decidedFor' as const, params: { from, to } },
+    target: `#server.${to}` as const,
+    // A delayed reply is written by `deliver` when the delay is over, not now.
+    actions:
+      to === 'holding'
+        ? [{ type: 'applyDecision' as const, params: { from } }]
+        : [{ type: 'applyDecision' as const, params: { from } }, { type: 'emitOutcome' as const }],
+  }));
+}
+
+/**
+ * A command phase: a line (or a batch of one line) is one transition; a batch of several is
+ * its lines one by one, in order, each deciding in the state the previous one left.
+ */
+function commandPhase(phase: CommandPhase) {
+  return { on: { line: routedTransitions(phase), lines: [...routedTransitions(phase), { actions: 'replayLines' as const }] } };
+}
+
+// ─── The machine ──────────────────────────────────────────────────────────────────────────
 
 export const serverMachine = setup({
   types: {
@@ -413,15 +478,26 @@ export const serverMachine = setup({
   },
   guards: {
     /** RFC 5321 §4.1.1.4: the data ends with "<CRLF>.<CRLF>", nothing else (unless lenient). */
-    endOfData: ({ context, event }) => context.data!.isEndOfData(framed(asLine(event))),
-    outcomeDelayed: ({ context }) => context.outcome.delayMs > 0,
+    notEndOfData: ({ context, event }) => !context.data!.isEndOfData(asLine(event)),
+    /** The decision for this input (made once, see `decisionFor`) leads to `to`. */
+    decidedFor: ({ context, event }, params: { from: DecidingState; to: RouteTarget }) => {
+      const decision = decisionFor(context, event, params.from);
+      if (decision === undefined) return false;
+      const outcome = decision.outcome;
+      return (outcome.delayMs > 0 ? 'holding' : outcome.next) === params.to;
+    },
     nextIs: ({ context }, params: { phase: Phase }) => context.outcome.next === params.phase,
   },
   actions: {
-    decideGreeting: assign(({ context }) => decideGreeting(context)),
-    runCommandLine: assign(({ context, event }, params: { phase: CommandPhase }) => decideCommandLine(context, asLine(event), params.phase)),
+    applyDecision: assign(({ context, event }, params: { from: DecidingState }) => {
+      const decision = decisionFor(context, event, params.from)!;
+      // Taken: the slot no longer needs to hold on to this session's context.
+      lastDecision = undefined;
+      return decision;
+    }),
     collectDataLine: ({ context, event }) => {
-      context.data!.push(framed(asLine(event)));
+      const line = asLine(event);
+      context.data!.pushLine(line.text, line.ending, lineOctets(line), line.tooLong === true);
     },
     /**
      * Message lines of a batch go straight into the collector (the one mutable part of the
@@ -433,9 +509,9 @@ export const serverMachine = setup({
       const data = context.data!;
       let next = 0;
       for (; next < lines.length; next++) {
-        const line = framed(lines[next]!);
+        const line = lines[next]!;
         if (data.isEndOfData(line)) break;
-        data.push(line);
+        data.pushLine(line.text, line.ending, lineOctets(line), line.tooLong === true);
       }
       for (; next < lines.length; next++) enqueue.raise(lines[next]!);
     }),
@@ -443,8 +519,6 @@ export const serverMachine = setup({
     replayLines: enqueueActions(({ event, enqueue }) => {
       for (const line of asLines(event)) enqueue.raise(line);
     }),
-    finishData: assign(({ context }) => decideEndOfData(context)),
-    continueAuth: assign(({ context, event }) => decideAuthLine(context, asLine(event))),
     holdLine: assign(({ context, event }) => ({ heldLines: [...context.heldLines, asLine(event)] })),
     /** Write what the outcome says, in order. */
     emitOutcome: enqueueActions(({ context, enqueue }) => {
@@ -510,24 +584,24 @@ export const serverMachine = setup({
   states: {
     /** RFC 5321 §3.1: the server speaks first, 220 (or 421/554 and close). */
     greeting: {
-      always: { target: 'respond', actions: 'decideGreeting' },
+      always: routedTransitions('greeting'),
     },
-    waitingForHelo: { on: { line: commandLineTransitions('waitingForHelo') } },
-    ready: { on: { line: commandLineTransitions('ready') } },
+    waitingForHelo: commandPhase('waitingForHelo'),
+    ready: commandPhase('ready'),
     /** MAIL accepted, no recipient yet. */
-    mail: { on: { line: commandLineTransitions('mail') } },
+    mail: commandPhase('mail'),
     /** At least one recipient accepted. */
-    rcpt: { on: { line: commandLineTransitions('rcpt') } },
+    rcpt: commandPhase('rcpt'),
     /** After 354: every line is message content until <CRLF>.<CRLF>. */
     data: {
       on: {
-        line: [{ guard: 'endOfData', actions: 'finishData', target: 'respond' }, { actions: 'collectDataLine' }],
+        line: [{ guard: 'notEndOfData', actions: 'collectDataLine' }, ...routedTransitions('data')],
         lines: { actions: 'collectDataLines' },
       },
     },
     /** After a 334: the next line is the client's SASL response. */
     auth: {
-      on: { line: { actions: 'continueAuth', target: 'respond' } },
+      on: { line: routedTransitions('auth'), lines: [...routedTransitions('auth'), { actions: 'replayLines' as const }] },
     },
     /**
      * After "220 Ready to start TLS": the transport runs the handshake. Plaintext lines that
@@ -540,22 +614,6 @@ export const serverMachine = setup({
         'tls.established': { target: 'waitingForHelo', actions: 'startTlsSession' },
         'tls.failed': { target: 'deliver', actions: 'tlsFailed' },
       },
-    },
-    /**
-     * Transient: the outcome goes out after its delay (`holding`), or now, straight to where it
-     * says; `deliver` does the same after a delay. Going straight saves a step on every command.
-     */
-    respond: {
-      always: [
-        { guard: 'outcomeDelayed', target: 'holding' },
-        // No `releaseHeldLines` here: lines are held only in `holding`, which leaves through
-        // `deliver`, and that releases them; on the way through `respond` none are ever held.
-        ...ROUTES.map((phase) => ({
-          guard: { type: 'nextIs' as const, params: { phase } },
-          target: phase,
-          actions: 'emitOutcome' as const,
-        })),
-      ],
     },
     /** A reply is pending (tarpit, slow banner): lines are held, in order, until it is out. */
     holding: {

@@ -74,14 +74,30 @@ export type PathResult =
       tooLong: boolean;
     };
 
-const ATEXT_ASCII = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]$/;
+const LETTERS_AND_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-function isNonAscii(ch: string): boolean {
-  return ch.charCodeAt(0) >= 0x80;
+/** A table over US-ASCII: 1 for each unit of `chars`. (Every character of every address is tested.) */
+function asciiTable(chars: string): Uint8Array {
+  const table = new Uint8Array(0x80);
+  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
+  return table;
 }
 
+/** atext (RFC 5322 §3.2.3): letters, digits and !#$%&'*+-/=?^_`{|}~. */
+const ATEXT_ASCII = asciiTable(`${LETTERS_AND_DIGITS}!#$%&'*+-/=?^_\`{|}~`);
+/** Let-dig and "-" (RFC 5321 §4.1.2 Ldh-str). */
+const LDH_ASCII = asciiTable(`${LETTERS_AND_DIGITS}-`);
+
+/** atext or, per RFC 6531 §3.3, any non-ASCII character. False for '' (the end of the text). */
 function isAtext(ch: string): boolean {
-  return ATEXT_ASCII.test(ch) || isNonAscii(ch);
+  const unit = ch.charCodeAt(0);
+  return unit >= 0x80 || ATEXT_ASCII[unit] === 1;
+}
+
+/** A character of a domain label: Let-dig, "-", or a non-ASCII character of a U-label (RFC 6531). */
+function isLabelCharacter(ch: string): boolean {
+  const unit = ch.charCodeAt(0);
+  return unit >= 0x80 || LDH_ASCII[unit] === 1;
 }
 
 /** qtextSMTP: %d32-33 / %d35-91 / %d93-126, plus UTF-8 (RFC 6531). */
@@ -293,7 +309,7 @@ function readDomainName(cursor: Cursor): string | Failure {
   const start = cursor.position;
   for (;;) {
     const labelStart = cursor.position;
-    while (!cursor.atEnd() && (/[A-Za-z0-9-]/.test(cursor.peek()) || isNonAscii(cursor.peek()))) cursor.position++;
+    while (!cursor.atEnd() && isLabelCharacter(cursor.peek())) cursor.position++;
     const label = cursor.text.slice(labelStart, cursor.position);
     if (label === '') {
       return new Failure(cursor.position === start ? 'missing domain after "@"' : 'empty label in the domain (".." or a trailing ".")');

@@ -127,24 +127,52 @@ function stripLineEnding(line: string): string {
  */
 export function parseCommand(line: string, options: ParseCommandOptions = {}): ParsedCommand {
   const text = stripLineEnding(line);
-  const verbMatch = /^([A-Za-z]+)(?: +(.*))?$/s.exec(text.replace(/[ \t]+$/, ''));
-  const verb = verbMatch?.[1]?.toUpperCase();
+  const verbMatch = splitVerb(text);
+  const verb = verbMatch?.verb;
   const limit = verb === 'AUTH' ? MAX_AUTH_LINE_OCTETS : MAX_COMMAND_LINE_OCTETS;
   // +2 for the CRLF, which the limit includes (§4.5.3.1.4).
   if (utf8Length(text) + 2 > limit) {
     return reject(verb === 'AUTH' ? Replies.authLineTooLong() : Replies.lineTooLong());
   }
   if (text.trim() === '') return reject(Replies.syntaxError('empty command'));
-  if (!verbMatch || verb === undefined || !KNOWN.has(verb)) {
+  if (verbMatch === undefined || verb === undefined || !KNOWN.has(verb)) {
     const word = /^\S{0,20}/.exec(text)?.[0] ?? '';
     return reject(Replies.syntaxError(word && !/[\x00-\x1f\x7f]/.test(word) ? `unknown command "${word}"` : undefined));
   }
   if (!IMPLEMENTED.has(verb)) return reject(Replies.notImplemented(verb));
-  const argument = verbMatch[2] ?? '';
+  const argument = verbMatch.argument;
   if (/[\x00-\x1f\x7f]/.test(argument)) {
     return reject(Replies.syntaxErrorInParameters('control characters are not allowed in a command'));
   }
   return parseArguments(verb as Verb, argument, options.strict ?? false);
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+
+function isAsciiLetter(unit: number): boolean {
+  return (unit >= 0x41 && unit <= 0x5a) || (unit >= 0x61 && unit <= 0x7a);
+}
+
+/**
+ * The verb (upper-cased) and its argument, read as `/^([A-Za-z]+)(?: +(.*))?$/s` reads the line
+ * without its trailing spaces and tabs: letters, then the end or one or more spaces and the
+ * argument. Undefined when the line does not start that way. (A scan rather than the regular
+ * expression and a trimmed copy: it runs on every command line.)
+ */
+export function splitVerb(text: string): { verb: string; argument: string } | undefined {
+  let end = text.length;
+  while (end > 0) {
+    const unit = text.charCodeAt(end - 1);
+    if (unit !== SPACE && unit !== TAB) break;
+    end--;
+  }
+  let verbEnd = 0;
+  while (verbEnd < end && isAsciiLetter(text.charCodeAt(verbEnd))) verbEnd++;
+  if (verbEnd === 0 || (verbEnd < end && text.charCodeAt(verbEnd) !== SPACE)) return undefined;
+  let argumentStart = verbEnd;
+  while (argumentStart < end && text.charCodeAt(argumentStart) === SPACE) argumentStart++;
+  return { verb: text.slice(0, verbEnd).toUpperCase(), argument: text.slice(argumentStart, end) };
 }
 
 function noArguments(verb: 'DATA' | 'RSET' | 'QUIT' | 'STARTTLS', argument: string): ParsedCommand {

@@ -212,37 +212,47 @@ export class DataCollector {
   }
 
   /** True when `line` ends the data (RFC 5321 §4.1.1.4 under the chosen policy). */
-  isEndOfData(line: FramedLine): boolean {
-    if (line.text !== '.') return false;
+  isEndOfData(line: Pick<FramedLine, 'text' | 'ending'>): boolean {
+    return this.endsData(line.text, line.ending);
+  }
+
+  private endsData(text: string, ending: LineEnding): boolean {
+    if (text !== '.') return false;
     if (this.policy === 'any-line-ending') return true;
-    return line.ending === 'crlf' && this.previousEnding === 'crlf';
+    return ending === 'crlf' && this.previousEnding === 'crlf';
   }
 
   push(line: FramedLine): boolean {
-    if (this.state.done) return false;
-    if (this.isEndOfData(line)) {
-      this.state.done = true;
+    return this.pushLine(line.text, line.ending, line.octets, line.tooLong);
+  }
+
+  /**
+   * `push` for a line given by its parts (a transport's line event need not be a `FramedLine`
+   * object): `octets` is the line's size on the wire without its ending.
+   */
+  pushLine(text: string, ending: LineEnding, octets: number, tooLong: boolean): boolean {
+    const state = this.state;
+    if (state.done) return false;
+    if (this.endsData(text, ending)) {
+      state.done = true;
       return true;
     }
-    const state = this.state;
     // §4.5.2: "If the first character is a period and there are other characters on the
     // line, the first character is deleted." A lone "." that did not end the data (it came
     // after or with a bare LF) is content and stays as it is.
-    const stuffed = line.text.length > 1 && line.text.startsWith('.');
-    const text = stuffed ? line.text.slice(1) : line.text;
-    const octets = line.octets - (stuffed ? 1 : 0) + 2;
-    if (line.ending === 'lf') state.bareLfSeen = true;
-    if (line.text.includes('\r')) state.bareCrSeen = true;
-    if (line.tooLong || line.octets + 2 > this.maxLineOctets) state.lineTooLong = true;
-    state.sizeOctets += octets;
+    const stuffed = text.length > 1 && text.charCodeAt(0) === 0x2e;
+    if (ending === 'lf') state.bareLfSeen = true;
+    if (text.includes('\r')) state.bareCrSeen = true;
+    if (tooLong || octets + 2 > this.maxLineOctets) state.lineTooLong = true;
+    state.sizeOctets += stuffed ? octets + 1 : octets + 2;
     state.lineCount++;
     if (state.sizeOctets > this.maxMessageOctets) {
       state.tooBig = true;
       this.chunks = [];
     } else {
-      this.chunks.push(text, '\r\n');
+      this.chunks.push(stuffed ? text.slice(1) : text, '\r\n');
     }
-    this.previousEnding = line.ending;
+    this.previousEnding = ending;
     return false;
   }
 

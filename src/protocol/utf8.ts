@@ -19,26 +19,37 @@ function codePointAt(text: string, i: number): [codePoint: number, units: number
   return [unit, 1];
 }
 
-function octetsFor(codePoint: number): number {
-  if (codePoint < 0x80) return 1;
-  if (codePoint < 0x800) return 2;
-  if (codePoint < 0x10000) return 3;
-  return 4;
-}
-
 /** Number of octets `text` takes in UTF-8, without encoding it. */
 export function utf8Length(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; ) {
-    const [codePoint, units] = codePointAt(text, i);
-    length += octetsFor(codePoint);
-    i += units;
+  // One pass over UTF-16 units, without allocating per character: nearly all SMTP text is
+  // US-ASCII (RFC 5321 §2.4), one octet per unit.
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      length += 1;
+    } else {
+      // 3 octets for the rest of the BMP and for a lone surrogate (written as U+FFFD); a
+      // surrogate pair is one code point of 4 octets over its 2 units.
+      length += 2;
+      if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+        const next = text.charCodeAt(i + 1);
+        if (next >= 0xdc00 && next <= 0xdfff) i++;
+      }
+    }
   }
   return length;
 }
 
 export function utf8Encode(text: string): Uint8Array {
-  const bytes = new Uint8Array(utf8Length(text));
+  const length = utf8Length(text);
+  const bytes = new Uint8Array(length);
+  if (length === text.length) {
+    // Every unit is below 0x80 (any other unit takes more octets than units): copy them.
+    for (let i = 0; i < length; i++) bytes[i] = text.charCodeAt(i);
+    return bytes;
+  }
   let at = 0;
   for (let i = 0; i < text.length; ) {
     const [cp, units] = codePointAt(text, i);
@@ -67,12 +78,27 @@ export function utf8Encode(text: string): Uint8Array {
  * algorithm does (which is what TextDecoder and Buffer implement).
  */
 export function utf8Decode(bytes: Uint8Array): string {
-  return decode(bytes, false) ?? '';
+  return asciiText(bytes) ?? decode(bytes, false) ?? '';
+}
+
+/** Units per `String.fromCharCode` call, well under any engine's argument limit. */
+const CHUNK_UNITS = 8192;
+
+/** The text of `bytes` when every byte is US-ASCII (one unit each), else undefined. */
+function asciiText(bytes: Uint8Array): string | undefined {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return undefined;
+  if (bytes.length <= CHUNK_UNITS) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  let text = '';
+  for (let at = 0; at < bytes.length; at += CHUNK_UNITS) {
+    text += String.fromCharCode.apply(null, bytes.subarray(at, at + CHUNK_UNITS) as unknown as number[]);
+  }
+  return text;
 }
 
 /** True when `bytes` is well-formed UTF-8 (no overlongs, surrogates or truncated sequences). */
 export function isValidUtf8(bytes: Uint8Array): boolean {
-  return decode(bytes, true) !== undefined;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return decode(bytes, true) !== undefined;
+  return true;
 }
 
 function decode(bytes: Uint8Array, fatal: boolean): string | undefined {
@@ -85,7 +111,7 @@ function decode(bytes: Uint8Array, fatal: boolean): string | undefined {
     } else {
       units.push(cp);
     }
-    if (units.length >= 8192) {
+    if (units.length >= CHUNK_UNITS) {
       parts.push(String.fromCharCode(...units));
       units = [];
     }

@@ -490,3 +490,41 @@ describe('PIPELINING (RFC 2920) and delays', () => {
     expect(told?.heloName).toBe('c.example');
   });
 });
+
+describe('cost per command', () => {
+  it('a command, a batch of one command and the end of data are each one transition, and each hook runs once', async () => {
+    const { createActor } = await import('xstate');
+    const { serverMachine } = await import('../../src/machines/server');
+    const calls = { mail: 0, rcpt: 0, dataStart: 0, data: 0 };
+    const counted = backend({
+      onMail: () => void calls.mail++,
+      onRcpt: () => void calls.rcpt++,
+      onDataStart: () => void calls.dataStart++,
+      onData: () => void calls.data++,
+    });
+    let microsteps = 0;
+    const actor = createActor(serverMachine, {
+      input: { backend: counted, peer: { address: '192.0.2.10', port: 40000 } },
+      inspect: (event) => {
+        if (event.type === '@xstate.microstep') microsteps++;
+      },
+    });
+    const replies: number[] = [];
+    actor.on('reply', (event) => replies.push(event.reply.code));
+    actor.start();
+    actor.send(line('EHLO client.example'));
+    const stepsFor = (event: Parameters<typeof actor.send>[0]): number => {
+      const before = microsteps;
+      actor.send(event);
+      return microsteps - before;
+    };
+    expect(stepsFor(line('MAIL FROM:<alice@example.com>'))).toBe(1);
+    expect(stepsFor({ type: 'lines', lines: [line('RCPT TO:<bob@example.net>')] })).toBe(1);
+    expect(stepsFor(line('DATA'))).toBe(1);
+    expect(stepsFor(line('Subject: one step'))).toBe(1);
+    expect(stepsFor(line('.'))).toBe(1);
+    expect(replies).toEqual([220, 250, 250, 250, 354, 250]);
+    expect(actor.getSnapshot().value).toBe('ready');
+    expect(calls).toEqual({ mail: 1, rcpt: 1, dataStart: 1, data: 1 });
+  });
+});

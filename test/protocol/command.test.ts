@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { commandSyntax, formatCommand, parseCommand, type Command } from '../../src/protocol/command';
+import { commandSyntax, formatCommand, parseCommand, splitVerb, type Command } from '../../src/protocol/command';
 import { formatPath } from '../../src/protocol/address';
 
 /** The client lines of the sample session in the reference article, with reserved names. */
@@ -175,5 +175,28 @@ describe('parseCommand never throws (property)', () => {
       { numRuns: 20_000 },
     );
     expect(errors).toBeGreaterThan(1000);
+  });
+});
+
+describe('splitVerb reads a line as the grammar pattern does (property)', () => {
+  /** The pattern the scan stands for: letters, then the end or spaces and the argument, after trailing blanks go. */
+  function byPattern(text: string): { verb: string; argument: string } | undefined {
+    const match = /^([A-Za-z]+)(?: +(.*))?$/s.exec(text.replace(/[ \t]+$/, ''));
+    return match ? { verb: match[1]!.toUpperCase(), argument: match[2] ?? '' } : undefined;
+  }
+  const pieces = ['MAIL', 'noop', 'x', ' ', '  ', '\t', '\r', '\n', ':', '<a@b.example>', '9', 'é', '\u0000', ''];
+  const lines = fc.oneof(fc.array(fc.constantFrom(...pieces), { maxLength: 8 }).map((parts) => parts.join('')), fc.string({ unit: 'binary', maxLength: 40 }));
+
+  it.each(['NOOP', 'noop  ', 'NOOP \tx', 'MAIL   FROM:<a@b.example>  \t', '\tNOOP', 'NOOP\tx', '9NOOP', '', ' ', 'RSET\r', 'HELO a b'])('%j', (line) => {
+    expect(splitVerb(line)).toEqual(byPattern(line));
+  });
+
+  it('agrees on 10,000 random lines', () => {
+    fc.assert(
+      fc.property(lines, (line) => {
+        expect(splitVerb(line)).toEqual(byPattern(line));
+      }),
+      { numRuns: 10_000 },
+    );
   });
 });

@@ -119,3 +119,31 @@ describe('SASL PLAIN and LOGIN', () => {
     expect(isSaslCancel('Kg==')).toBe(false);
   });
 });
+
+describe('utf8 on US-ASCII (the common case, taken without decoding code points)', () => {
+  it('encodes, measures and decodes ASCII strings like Buffer (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((unit) => String.fromCharCode(unit)), maxLength: 200 }), (text) => {
+        const expected = new Uint8Array(Buffer.from(text, 'utf8'));
+        expect(utf8Encode(text)).toEqual(expected);
+        expect(utf8Length(text)).toBe(text.length);
+        expect(utf8Decode(expected)).toBe(text);
+        expect(isValidUtf8(expected)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('decodes ASCII longer than one conversion chunk (8192 units) whole', () => {
+    const text = 'The quick brown fox jumps over the lazy dog.\r\n'.repeat(1000);
+    expect(text.length).toBeGreaterThan(3 * 8192);
+    expect(utf8Decode(utf8Encode(text))).toBe(text);
+    expect(utf8Decode(new Uint8Array(Buffer.from(text, 'latin1')))).toBe(Buffer.from(text, 'latin1').toString('utf8'));
+  });
+
+  it('one byte of 0x80 or more anywhere takes the full decoder', () => {
+    const bytes = new Uint8Array(Buffer.from('a'.repeat(9000) + '\xff' + 'b', 'latin1'));
+    expect(utf8Decode(bytes)).toBe(Buffer.from(bytes).toString('utf8'));
+    expect(isValidUtf8(bytes)).toBe(false);
+  });
+});
