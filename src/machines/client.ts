@@ -154,7 +154,8 @@ export interface ShadowState {
   lastExplanation?: string;
 }
 
-export interface ClientContext {
+/** What the session was asked to do: fixed from the input for the session's whole life. */
+export interface ClientSettings {
   mode: 'driving' | 'shadowing';
   clientName: string;
   policy: TlsPolicy;
@@ -162,6 +163,16 @@ export interface ClientContext {
   usePipelining: boolean;
   timeouts: ClientTimeouts;
   messages: OutgoingMessage[];
+}
+
+export interface ClientContext {
+  /**
+   * The fixed part, kept in one field so the context has few top-level fields: XState copies
+   * the context into a fresh object on every `assign`, and V8 turns an object built up past
+   * about nineteen properties into a slow dictionary, which makes every later copy and read
+   * of it many times dearer.
+   */
+  settings: ClientSettings;
   results: MessageResult[];
   /** Index of the message in progress. */
   current: number;
@@ -210,7 +221,7 @@ export function extensionsFromEhlo(reply: Reply): string[] {
 }
 
 function currentMessage(context: ClientContext): OutgoingMessage | undefined {
-  return context.messages[context.current];
+  return context.settings.messages[context.current];
 }
 
 function mailCommand(message: OutgoingMessage): string {
@@ -301,34 +312,36 @@ export const clientMachine = setup({
     output: {} as ClientReport,
   },
   guards: {
-    shadowing: ({ context }: Ctx) => context.mode === 'shadowing',
+    shadowing: ({ context }: Ctx) => context.settings.mode === 'shadowing',
     positive: ({ event }: CtxEvent) => positive(replyOf(event)),
     permanent: ({ event }: CtxEvent) => replyOf(event).code >= 500,
     is354: ({ event }: CtxEvent) => replyOf(event).code === 354,
     /** RFC 5321 §3.8: 421 means the server is closing the channel, whatever it answers. */
     closing: ({ event }: CtxEvent) => event.type === 'reply' && event.reply.code === 421,
-    enforceTls: ({ context }: Ctx) => context.policy === 'enforce',
-    wantStartTls: ({ context }: Ctx) => context.policy !== 'none' && context.tls === 'none' && offers(context, 'STARTTLS'),
+    enforceTls: ({ context }: Ctx) => context.settings.policy === 'enforce',
+    wantStartTls: ({ context }: Ctx) => context.settings.policy !== 'none' && context.tls === 'none' && offers(context, 'STARTTLS'),
     /** Policy `enforce` and no TLS now: refuse to go on. */
-    tlsMissing: ({ context }: Ctx) => context.policy === 'enforce' && context.tls !== 'established',
+    tlsMissing: ({ context }: Ctx) => context.settings.policy === 'enforce' && context.tls !== 'established',
     /** RFC 7672 §2.2 / RFC 8461 §4.2: a certificate that does not verify is no TLS at all to a strict sender. */
     untrustedUnderEnforce: ({ context, event }: CtxEvent) =>
-      context.policy === 'enforce' && event.type === 'tls.established' && event.report?.authorized === false,
-    wantAuth: ({ context }: Ctx) => context.credentials !== undefined && !context.authenticated && authMechanisms(context).includes('PLAIN'),
+      context.settings.policy === 'enforce' && event.type === 'tls.established' && event.report?.authorized === false,
+    wantAuth: ({ context }: Ctx) => context.settings.credentials !== undefined && !context.authenticated && authMechanisms(context).includes('PLAIN'),
     moreRecipients: ({ context }: Ctx) => context.rcptIndex < (currentMessage(context)?.recipients.length ?? 0),
     anyAccepted: ({ context }: Ctx) => acceptedCount(context.results[context.current]) > 0,
     batched: ({ context }: Ctx) => context.batched,
     drained: ({ context }: Ctx) => context.drain === 0,
-    moreMessages: ({ context }: Ctx) => context.current < context.messages.length,
+    moreMessages: ({ context }: Ctx) => context.current < context.settings.messages.length,
+    /** Another message waits for this connection after the current one. */
+    laterMessages: ({ context }: Ctx) => context.current + 1 < context.settings.messages.length,
   },
   actions: {
-    sendEhlo: emit(({ context }: Ctx) => ({ type: 'send' as const, text: `EHLO ${context.clientName}${CRLF}` })),
-    sendHelo: emit(({ context }: Ctx) => ({ type: 'send' as const, text: `HELO ${context.clientName}${CRLF}` })),
+    sendEhlo: emit(({ context }: Ctx) => ({ type: 'send' as const, text: `EHLO ${context.settings.clientName}${CRLF}` })),
+    sendHelo: emit(({ context }: Ctx) => ({ type: 'send' as const, text: `HELO ${context.settings.clientName}${CRLF}` })),
     sendStartTls: emit({ type: 'send' as const, text: `STARTTLS${CRLF}` }),
     requestHandshake: emit({ type: 'starttls' as const }),
     sendAuth: emit(({ context }: Ctx) => ({
       type: 'send' as const,
-      text: `AUTH PLAIN ${encodePlain(context.credentials!.username, context.credentials!.password)}${CRLF}`,
+      text: `AUTH PLAIN ${encodePlain(context.settings.credentials!.username, context.settings.credentials!.password)}${CRLF}`,
     })),
     sendQuit: emit({ type: 'send' as const, text: `QUIT${CRLF}` }),
     sendRset: emit({ type: 'send' as const, text: `RSET${CRLF}` }),
@@ -344,8 +357,8 @@ export const clientMachine = setup({
     })),
     recordStartTlsRefused: assign(({ context, event }: CtxEvent) => ({
       tls: 'refused' as TlsState,
-      downgraded: context.policy === 'opportunistic',
-      ...(context.policy === 'enforce' ? { tlsFailure: `STARTTLS refused: ${formatShort(replyOf(event))}` } : {}),
+      downgraded: context.settings.policy === 'opportunistic',
+      ...(context.settings.policy === 'enforce' ? { tlsFailure: `STARTTLS refused: ${formatShort(replyOf(event))}` } : {}),
     })),
     recordNoStartTls: assign({ tlsFailure: () => 'the server does not offer STARTTLS, and the policy requires TLS' }),
     recordUntrusted: assign(({ event }: CtxEvent) => ({
@@ -356,8 +369,8 @@ export const clientMachine = setup({
     recordHandshakeFailed: assign(({ context, event }: CtxEvent) => ({
       tls: 'handshake-failed' as TlsState,
       endedBy: 'tls-handshake' as const,
-      downgraded: context.policy === 'opportunistic',
-      ...(context.policy === 'enforce' ? { tlsFailure: `TLS handshake failed: ${event.type === 'tls.failed' ? event.reason : ''}` } : {}),
+      downgraded: context.settings.policy === 'opportunistic',
+      ...(context.settings.policy === 'enforce' ? { tlsFailure: `TLS handshake failed: ${event.type === 'tls.failed' ? event.reason : ''}` } : {}),
     })),
     /** The policy refused to send: every recipient waits for another attempt (4.7.5 like Postfix). */
     deferForTls: assign(({ context }: Ctx) => ({
@@ -374,7 +387,7 @@ export const clientMachine = setup({
     /** MAIL FROM, or with PIPELINING the whole envelope and DATA in one write (RFC 2920 §3.1). */
     startTransaction: enqueueActions(({ context, enqueue }) => {
       const message = currentMessage(context)!;
-      const batched = context.usePipelining && offers(context, 'PIPELINING');
+      const batched = context.settings.usePipelining && offers(context, 'PIPELINING');
       if (batched) {
         const lines = [mailCommand(message), ...message.recipients.map(rcptCommand), 'DATA'];
         enqueue.emit({ type: 'send', text: lines.map((l) => `${l}${CRLF}`).join('') });
@@ -450,28 +463,30 @@ export const clientMachine = setup({
     shadowClosed: assign({ shadow: ({ context }: Ctx) => ({ ...context.shadow, phase: 'closed' as const, pending: [] }) }),
   },
   delays: {
-    greetingTimeout: ({ context }: Ctx) => context.timeouts.greetingMs,
-    commandTimeout: ({ context }: Ctx) => context.timeouts.commandMs,
-    dataInitiationTimeout: ({ context }: Ctx) => context.timeouts.dataInitiationMs,
-    dataTerminationTimeout: ({ context }: Ctx) => context.timeouts.dataTerminationMs,
+    greetingTimeout: ({ context }: Ctx) => context.settings.timeouts.greetingMs,
+    commandTimeout: ({ context }: Ctx) => context.settings.timeouts.commandMs,
+    dataInitiationTimeout: ({ context }: Ctx) => context.settings.timeouts.dataInitiationMs,
+    dataTerminationTimeout: ({ context }: Ctx) => context.settings.timeouts.dataTerminationMs,
   },
 }).createMachine({
   id: 'client',
   context: ({ input }) => {
     const messages = input.messages ?? [];
     return {
-      mode: input.mode ?? 'driving',
-      clientName: input.clientName ?? 'client.example',
-      policy: input.tls ?? 'opportunistic',
-      ...(input.credentials ? { credentials: input.credentials } : {}),
-      usePipelining: input.pipelining ?? true,
-      timeouts: {
-        greetingMs: input.timeouts?.greetingMs ?? Timeouts.initialGreetingMs,
-        commandMs: input.timeouts?.commandMs ?? Timeouts.mailMs,
-        dataInitiationMs: input.timeouts?.dataInitiationMs ?? Timeouts.dataInitiationMs,
-        dataTerminationMs: input.timeouts?.dataTerminationMs ?? Timeouts.dataTerminationMs,
+      settings: {
+        mode: input.mode ?? 'driving',
+        clientName: input.clientName ?? 'client.example',
+        policy: input.tls ?? 'opportunistic',
+        ...(input.credentials ? { credentials: input.credentials } : {}),
+        usePipelining: input.pipelining ?? true,
+        timeouts: {
+          greetingMs: input.timeouts?.greetingMs ?? Timeouts.initialGreetingMs,
+          commandMs: input.timeouts?.commandMs ?? Timeouts.mailMs,
+          dataInitiationMs: input.timeouts?.dataInitiationMs ?? Timeouts.dataInitiationMs,
+          dataTerminationMs: input.timeouts?.dataTerminationMs ?? Timeouts.dataTerminationMs,
+        },
+        messages,
       },
-      messages,
       results: messages.map((m) => ({ from: m.from, recipients: m.recipients.map((address) => ({ address, status: 'pending' as const })) })),
       current: 0,
       rcptIndex: 0,
@@ -626,7 +641,10 @@ export const clientMachine = setup({
         reply: [
           { guard: 'closing', target: 'done', actions: 'serverClosed' },
           { guard: 'is354', target: 'message' },
-          // DATA refused: the accepted recipients share the refusal (or, batched with none accepted, it was expected).
+          // DATA refused: the accepted recipients share the refusal (or, batched with none accepted,
+          // it was expected). The server may still hold the sender: before another transaction on
+          // this connection, RSET clears it (RFC 5321 §4.1.1.5), or the next MAIL is "nested".
+          { guard: 'laterMessages', target: 'reset', actions: 'recordDataReply' },
           { target: 'nextMessage', actions: 'recordDataReply' },
         ],
         closed: { target: 'done', actions: 'serverClosed' },

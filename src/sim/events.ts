@@ -41,13 +41,26 @@ export type EventListener = (event: WorldEvent) => void;
 
 export class EventLog {
   private events: WorldEvent[] = [];
-  private listeners = new Set<EventListener>();
+  /**
+   * Copy-on-write: `subscribe` and unsubscribing replace the array, so `append` walks the list
+   * as it was when the event came (a listener added or removed meanwhile does not change who
+   * hears this event) without copying it for every event.
+   */
+  private listeners: readonly EventListener[] = [];
 
-  /** Append an event; listeners hear it at once. Events are frozen: the log is a record, not a state. */
+  /**
+   * Append an event; listeners hear it at once. The log takes the object it is given (callers
+   * build a fresh one per event; copying it again is most of the cost of a busy log), numbers
+   * it and freezes it: the log is a record, not a state. Do not change `input` afterwards.
+   */
   append(input: WorldEventInput): WorldEvent {
-    const event = Object.freeze({ ...input, seq: this.events.length + 1 }) as WorldEvent;
+    // An object already frozen (an event appended before, say) cannot take a number: copy that one.
+    const event = (Object.isFrozen(input) ? { ...input } : input) as WorldEvent;
+    event.seq = this.events.length + 1;
+    Object.freeze(event);
     this.events.push(event);
-    for (const listener of [...this.listeners]) listener(event);
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!(event);
     return event;
   }
 
@@ -72,9 +85,9 @@ export class EventLog {
 
   /** Hear every event appended from now on; returns the unsubscribe function. */
   subscribe(listener: EventListener): () => void {
-    this.listeners.add(listener);
+    if (!this.listeners.includes(listener)) this.listeners = [...this.listeners, listener];
     return () => {
-      this.listeners.delete(listener);
+      this.listeners = this.listeners.filter((l) => l !== listener);
     };
   }
 }
