@@ -1,6 +1,7 @@
 /**
  * The simulated world: DNS zones, mail hosts with their personas, mailboxes, the event log, the
- * virtual clock, and the sending MTA's queue (one delivery machine per message).
+ * virtual clock, and the sending MTA's queue (one destination queue machine per next-hop domain,
+ * one record per message: see machines/delivery.ts).
  *
  *   const world = createWorld();
  *   const handle = world.send({ from: 'alice@example.com', to: ['bob@example.net'] });
@@ -13,8 +14,26 @@
  * greylisting and rate limits remember earlier connections. Bounces are RFC 3464 DSNs sent back
  * through the same queue to the sender's domain, from `<>` (RFC 5321 §4.5.5).
  */
-import { createActor, fromCallback } from 'xstate';
-import { deliveryMachine, type AttemptDone, type AttemptInput, type AttemptResult, type DeliveryActor, type DeliveryEmitted, type HostTrial, type RecipientState, type RecipientVerdict, type RetryPolicy, type TimelineEntry, DEFAULT_RETRY_POLICY } from '../machines/delivery';
+import { createActor } from 'xstate';
+import {
+  deferEntry,
+  destinationQueueMachine,
+  isSettled,
+  nextAttemptOf,
+  openMessageRecord,
+  recordVerdicts,
+  DEFAULT_RETRY_POLICY,
+  type DestinationQueueActor,
+  type HostTrial,
+  type MessageRecord,
+  type QueueEntry,
+  type QueueNotice,
+  type RecipientState,
+  type RecipientVerdict,
+  type RetryPolicy,
+  type Suspension,
+  type TimelineEntry,
+} from '../machines/delivery';
 import type { ClientReport, MessageResult, RecipientResult, TlsPolicy } from '../machines/client';
 import type { Reply } from '../protocol/reply';
 import { createBackend, type PersonaBackend, type PersonaId as BackendPersonaId } from './personas/index';
@@ -89,7 +108,6 @@ export interface DeliveryHandle {
   readonly dsns: readonly DsnRecord[];
   /** When the next attempt is due, while waiting. */
   nextAttemptAt(): number | undefined;
-  readonly actor: DeliveryActor;
 }
 
 export type ConnectResult =
@@ -127,6 +145,12 @@ export interface World {
   runUntilIdle(limitMs?: number): void;
   /** Queue a message from the world's sending MTA; the first attempt runs at once. */
   send(input: SendInput): DeliveryHandle;
+  /**
+   * Queue several messages at one moment, as a queue manager picks up mail that arrived
+   * together: their first attempts run when all are queued, and messages for the same host
+   * share connections. Every input is checked first; a bad one throws and nothing is queued.
+   */
+  sendAll(inputs: readonly SendInput[]): DeliveryHandle[];
   deliveries(): readonly DeliveryHandle[];
   /** Messages queued or in flight (not yet settled), including DSNs and later bounces. */
   busy(): boolean;
@@ -186,7 +210,9 @@ interface QueuedMessage {
   /** The MTA that sends it: the world's, or a host sending its own DSN. */
   origin: { hostname: string; address: string };
   dsns: DsnRecord[];
-  actor?: DeliveryActor;
+  /** The queue file: recipients' states and the timeline. */
+  record: MessageRecord;
+  settled: boolean;
 }
 
 /** A destination's route (RFC 5321 §5.1) and its MX answer as the event log shows it. */
@@ -212,6 +238,12 @@ function decidedRecipients(result: MessageResult, report: ClientReport): Recipie
 
 function defaultStatus(reply: Reply): string {
   return reply.enhanced ?? `${Math.floor(reply.code / 100)}.0.0`;
+}
+
+function checkSendInput(input: SendInput): void {
+  if (!input.from.includes('@') && input.from !== '') throw new Error(`send: "${input.from}" is not an address (expected local@domain)`);
+  if (input.to.length === 0) throw new Error('send: at least one recipient is needed');
+  for (const t of input.to) if (!t.includes('@')) throw new Error(`send: "${t}" is not an address (expected local@domain)`);
 }
 
 function domainOfAddress(address: string): string {
@@ -432,313 +464,290 @@ export function createWorld(options: WorldOptions = {}): World {
     return 'opportunistic';
   }
 
-  /** One message's wish for an SMTP session with a host, as the queue hands it to a connection. */
-  interface SessionRequest {
-    message: QueuedMessage;
-    recipients: string[];
-    attempt: number;
-    host: string;
-    tls: TlsPolicy;
-    /** May wait for the end of the moment and share a connection with other messages. */
-    shareable: boolean;
-    /**
-     * The shared session failed before any transaction, so this message's own try would have
-     * come after the first message's whole failure: look at the destination again as it would.
-     */
-    reconsider: () => void;
-    /** The connection could not be opened (refused, timed out, unknown host). */
-    unreachable: (failure: Extract<ConnectResult, { ok: false }>) => void;
-    /** The session ended: the report holds this message's result only. */
-    finished: (report: ClientReport, connectionId: string) => void;
-  }
-
   /**
-   * Connection reuse, as Postfix's queue manager and smtp client do it: messages for the same
-   * host that fall due at the same virtual moment share one connection, each with its own
-   * MAIL / RCPT / DATA transaction (RFC 5321 §3.3 lets a client send several transactions in
-   * one session). Requests made while virtual time runs wait for the end of the moment, when
-   * every retry due then has asked; a message queued from outside (a `send`) starts its
-   * session at once, so a lone message still shows its whole session in the log.
+   * The destination queues, one per (sending MTA, next-hop domain): Postfix's queue manager keeps
+   * its in-memory queue per destination too. Each is a `destinationQueueMachine`; its `deliver`
+   * action is `runDestination` below.
    */
-  const waitingSessions = new Map<string, SessionRequest[]>();
-  let sessionFlushScheduled = false;
+  interface DestinationQueue {
+    key: string;
+    domain: string;
+    origin: { hostname: string; address: string };
+    actor: DestinationQueueActor;
+  }
+  const destinations = new Map<string, DestinationQueue>();
+  /** Sends being queued together (`sendAll`): their first attempts wait for the end of the batch. */
+  let holding = 0;
   let advancing = 0;
+  /** Messages with a recipient not yet delivered or failed. */
+  let unsettled = 0;
+
+  function destinationFor(origin: { hostname: string; address: string }, domain: string): DestinationQueue {
+    const key = `${origin.hostname} ${origin.address} ${domain}`;
+    let queue = destinations.get(key);
+    if (queue) return queue;
+    const machine = destinationQueueMachine.provide({
+      actions: {
+        deliver: ({ context, self }) => {
+          runDestination(queue!, context.inFlight, context.suspension, (requeue, suspension) => self.send({ type: 'run.done', requeue, suspension }));
+        },
+      },
+    });
+    const actor = createActor(machine, { input: { destination: domain, now: () => clock.now(), held: () => holding > 0 || advancing > 0 }, clock });
+    queue = { key, domain, origin, actor };
+    destinations.set(key, queue);
+    actor.start();
+    return queue;
+  }
+
+  /** A failure that moves the remaining entries on to the next host. */
+  interface HostFailure {
+    status: string;
+    diagnostic: string;
+    reply?: Reply;
+    host?: string;
+  }
+
+  /** Entries that go on together to a host: the first host, the next one, or the same one again. */
+  interface HostStep {
+    index: number;
+    entries: QueueEntry[];
+    lastFailure: HostFailure | undefined;
+    /** Retry in plaintext after a broken handshake (opportunistic TLS). */
+    plaintextOnly: boolean;
+  }
 
   /**
-   * A host that refuses at once (down, no listener on port 25, no such host) is tried at once
-   * too: its refusal then suspends the destination (see `suspensions`) before the next message
-   * due at this moment looks, exactly as without reuse.
+   * One delivery run for the entries of a destination due now: MX lookup once, then the hosts in
+   * preference order (RFC 5321 §5.1). Messages for the same host share connections, at most
+   * MESSAGES_PER_CONNECTION each, one MAIL/RCPT/DATA transaction per message (RFC 5321 §3.3).
+   * Each entry is settled as soon as its answer is known, so the queue never shows a recipient
+   * as waiting when its copy already sits in a mailbox.
    */
-  function refusesAtOnce(hostName: string): boolean {
-    const name = findHost(hostName);
-    const spec = name ? hosts[name] : undefined;
-    return !spec || spec.down === 'refused' || (spec.down === undefined && !spec.ports.includes(25));
-  }
-
-  function requestSession(request: SessionRequest): void {
-    if (advancing === 0 || !request.shareable || refusesAtOnce(request.host)) {
-      runSession([request]);
-      return;
-    }
-    const key = `${request.message.origin.hostname} ${request.message.origin.address} ${request.host} ${request.tls}`;
-    const list = waitingSessions.get(key);
-    if (list) list.push(request);
-    else waitingSessions.set(key, [request]);
-    if (!sessionFlushScheduled) {
-      sessionFlushScheduled = true;
-      clock.schedule(clock.now(), flushSessions);
-    }
-  }
-
-  function flushSessions(): void {
-    sessionFlushScheduled = false;
-    const batches = [...waitingSessions.values()];
-    waitingSessions.clear();
-    for (const batch of batches) {
-      for (let start = 0; start < batch.length; start += MESSAGES_PER_CONNECTION) runSession(batch.slice(start, start + MESSAGES_PER_CONNECTION));
-    }
-  }
-
-  /** One connection for one or more requests to the same host, in the order they were made. */
-  function runSession(requests: SessionRequest[]): void {
-    const first = requests[0]!;
-    const attempted = (r: SessionRequest) =>
-      append({ kind: 'delivery-attempt', messageId: r.message.id, recipients: r.recipients, attempt: r.attempt, target: `${r.host}:25` }, r.message.origin.hostname);
-    attempted(first);
-    const opened = connect(first.host, 25, { peerAddress: first.message.origin.address });
-    if (!opened.ok) {
-      first.unreachable(opened);
-      for (const r of requests.slice(1)) {
-        attempted(r);
-        r.unreachable(opened);
-      }
-      return;
-    }
-    const connectionId = opened.connection.connectionId;
-    const startedAt = clock.now();
-    const messages = requests.map((r) => ({ from: r.message.from, recipients: r.recipients, content: r.message.content }));
-    runClientSession(opened.connection, { clientName: first.message.origin.hostname, tls: first.tls, messages }, clock, (report) => {
-      // Without reuse each message would have had its own session, one after another in this
-      // same moment. A session that took virtual time (a tarpit) ran beside the others, and a
-      // broken handshake under opportunistic TLS breaks for everyone alike: then every message
-      // takes the answer it got here.
-      const sameForAll = clock.now() > startedAt || (report.tls === 'handshake-failed' && first.tls === 'opportunistic');
-      for (let i = 0; i < requests.length; i++) {
-        const r = requests[i]!;
-        const result = report.messages[i]!;
-        // A message the session never reached (it ended during an earlier transaction) would
-        // have had a connection of its own: it, and those after it, look at the destination
-        // again, which may share a new connection.
-        if (i > 0 && !sameForAll && result.mailReply === undefined) {
-          for (const later of requests.slice(i)) later.reconsider();
-          return;
-        }
-        if (i > 0) attempted(r);
-        r.finished({ ...report, messages: [result] }, connectionId);
-        // A message that got no recipient-level answer moves on to the next MX host and may
-        // suspend the destination (RFC 5321 §4.5.4.1 lets a client give a dead site a rest);
-        // without reuse the next message would only have looked after that.
-        if (!sameForAll && decidedRecipients(result, report).length === 0) {
-          for (const later of requests.slice(i + 1)) later.reconsider();
-          return;
-        }
-      }
-    });
-  }
-
-  /** One delivery attempt for some recipients of a message: every domain, every MX host in order. */
-  function runAttempt(
-    message: QueuedMessage,
-    input: AttemptInput,
-    report: (result: AttemptResult, final: boolean) => void,
-    isCancelled: () => boolean,
+  function runDestination(
+    queue: DestinationQueue,
+    due: readonly QueueEntry[],
+    suspension: Suspension | undefined,
+    done: (requeue: QueueEntry[], suspension: Suspension | undefined) => void,
   ): void {
-    let trials: HostTrial[] = [];
-    let verdicts: RecipientVerdict[] = [];
-    let siteFailure = false;
-    /** Looks at the current destination afresh (its suspension first) and tries its hosts. */
-    let reachDestination = (): void => {};
-    // Each destination's outcome is reported as soon as it is known, so the queue never shows a
-    // recipient as waiting when its copy already sits in a mailbox.
-    const flush = (final: boolean) => {
-      const result = { trials, verdicts };
-      trials = [];
-      verdicts = [];
-      report(result, final);
+    const { domain, origin } = queue;
+    const requeue: QueueEntry[] = [];
+    const entries = due.filter((e) => byId.has(e.messageId)).map((e) => ({ ...e, attempts: e.attempts + 1 }));
+    const trials = new Map<QueueEntry, HostTrial[]>(entries.map((e) => [e, []]));
+    const settle = (entry: QueueEntry, verdicts: RecipientVerdict[], routeOutcome?: 'no-route' | 'suspended') => {
+      const message = byId.get(entry.messageId)!;
+      const record = message.record;
+      const now = clock.now();
+      const notices = recordVerdicts(record, entry.attempts, now, { trials: trials.get(entry) ?? [], verdicts }, routeOutcome);
+      const after = deferEntry(record, domain, entry, now);
+      if (after.requeue) requeue.push(after.requeue);
+      for (const notice of notices.concat(after.notices)) onQueueNotice(message, notice);
+      if (!message.settled && isSettled(record)) {
+        message.settled = true;
+        unsettled -= 1;
+      }
     };
-    const groups = new Map<string, string[]>();
-    for (const r of input.recipients) {
-      const d = domainOfAddress(r);
-      groups.set(d, [...(groups.get(d) ?? []), r]);
+    const settleAll = (outcome: 'failed' | 'deferred', failure: HostFailure, routeOutcome?: 'no-route' | 'suspended') => {
+      for (const entry of entries) {
+        settle(
+          entry,
+          entry.recipients.map((address) => ({ address, outcome, status: failure.status, diagnostic: failure.diagnostic, ...(failure.reply ? { reply: failure.reply } : {}), ...(failure.host ? { remoteMta: failure.host } : {}) })),
+          routeOutcome,
+        );
+      }
+    };
+
+    if (entries.length === 0) {
+      done(requeue, suspension);
+      return;
     }
-    const domains = [...groups.keys()];
-    const origin = message.origin.hostname;
+    // Like Postfix's queue manager: a destination whose every host just failed to answer is
+    // "temporarily suspended" instead of being connected to again for each queued message.
+    if (suspension && suspension.until > clock.now()) {
+      settleAll('deferred', { status: suspension.status, diagnostic: `delivery temporarily suspended: ${suspension.diagnostic}` }, 'suspended');
+      done(requeue, suspension);
+      return;
+    }
+    const { route, mxStatus, mxAnswers } = routeFor(domain);
+    append({ kind: 'dns-query', name: domain, type: 'MX', status: mxStatus, answers: mxAnswers.slice() }, origin.hostname);
+    if (route.kind !== 'hosts') {
+      const failure = { status: route.failure.enhanced, diagnostic: `${route.failure.code} ${route.failure.enhanced} ${route.failure.text}` };
+      settleAll(route.kind === 'temporary' ? 'deferred' : 'failed', failure);
+      done(requeue, suspension);
+      return;
+    }
+    const hosts = route.hosts;
+    /** Some entry got an answer about its recipients from a host: the destination is alive. */
+    let answered = false;
+    /** Some entries ran out of hosts without such an answer. */
+    let exhausted: HostFailure | undefined;
+    const work: HostStep[] = [{ index: 0, entries, lastFailure: undefined, plaintextOnly: false }];
 
-    const nextDomain = (index: number): void => {
-      if (isCancelled()) return;
-      if (index > 0) {
-        if (index >= domains.length) {
-          flush(true);
-          return;
-        }
-        flush(false);
+    const finish = () => {
+      let next = suspension;
+      if (answered) next = undefined;
+      else if (exhausted) {
+        // No host got as far as a recipient: rest the destination, longer each time it stays
+        // dead (like the message backoff), so queued mail does not hammer it.
+        const wait = suspension ? Math.min(retryPolicy.maximalBackoffMs, suspension.wait * 2) : retryPolicy.minimalBackoffMs;
+        next = { until: clock.now() + wait, wait, status: exhausted.status, diagnostic: exhausted.diagnostic };
       }
-      const domain = domains[index]!;
-      const recipients = groups.get(domain)!;
-      const { route, mxStatus, mxAnswers } = routeFor(domain);
-      append({ kind: 'dns-query', name: domain, type: 'MX', status: mxStatus, answers: mxAnswers.slice() }, origin);
-      const settleAll = (outcome: 'failed' | 'deferred', status: string, diagnostic: string) => {
-        for (const address of recipients) verdicts.push({ address, outcome, status, diagnostic });
-      };
-      switch (route.kind) {
-        case 'null-mx':
-        case 'permanent':
-          settleAll('failed', route.failure.enhanced, `${route.failure.code} ${route.failure.enhanced} ${route.failure.text}`);
-          nextDomain(index + 1);
-          return;
-        case 'temporary':
-          settleAll('deferred', route.failure.enhanced, `${route.failure.code} ${route.failure.enhanced} ${route.failure.text}`);
-          nextDomain(index + 1);
-          return;
-        case 'hosts': {
-          // Like Postfix's queue manager: a destination whose every host just failed to answer is
-          // "temporarily suspended" instead of being connected to again for each queued message.
-          reachDestination = () => {
-            const suspended = suspensions.get(domain);
-            if (suspended && suspended.until > clock.now()) {
-              settleAll('deferred', suspended.status, `delivery temporarily suspended: ${suspended.diagnostic}`);
-              nextDomain(index + 1);
-              return;
-            }
-            siteFailure = false;
-            tryHost(domain, route.hosts, 0, recipients, undefined, false, () => {
-              if (siteFailure) {
-                // No host got as far as a recipient: suspend the destination, for longer each time
-                // it stays dead (like the message backoff), so queued mail does not hammer it.
-                const previous = suspensions.get(domain);
-                const wait = previous ? Math.min(retryPolicy.maximalBackoffMs, previous.wait * 2) : retryPolicy.minimalBackoffMs;
-                const why = verdicts[verdicts.length - 1]!;
-                suspensions.set(domain, { until: clock.now() + wait, wait, status: why.status, diagnostic: why.diagnostic });
-              } else {
-                suspensions.delete(domain);
-              }
-              nextDomain(index + 1);
-            });
-          };
-          reachDestination();
-        }
-      }
+      done(requeue, next);
     };
 
-    const tryHost = (
-      domain: string,
-      candidates: MailHost[],
-      index: number,
-      recipients: string[],
-      lastFailure: { status: string; diagnostic: string; reply?: Reply; host?: string } | undefined,
-      plaintextOnly: boolean,
-      next: () => void,
-    ): void => {
-      if (isCancelled()) return;
-      if (index >= candidates.length) {
-        // Every host failed at the connection or session level: wait and try again later.
-        siteFailure = true;
-        const why = lastFailure ?? { status: '4.4.1', diagnostic: `no MX host of ${domain} could be reached` };
-        for (const address of recipients) {
-          verdicts.push({ address, outcome: 'deferred', status: why.status, diagnostic: why.diagnostic, ...(why.reply ? { reply: why.reply } : {}), ...(why.host ? { remoteMta: why.host } : {}) });
-        }
-        next();
+    const nextStep = (): void => {
+      const step = work.shift();
+      if (!step) {
+        finish();
         return;
       }
-      const target = candidates[index]!;
-      const host = target.host;
-      const at = clock.now();
+      tryHost(step);
+    };
+
+    const tryHost = ({ index, entries: group, lastFailure, plaintextOnly }: HostStep): void => {
+      if (index >= hosts.length) {
+        // Every host failed at the connection or session level: wait and try again later.
+        const why = lastFailure ?? { status: '4.4.1', diagnostic: `no MX host of ${domain} could be reached` };
+        exhausted = why;
+        for (const entry of group) {
+          settle(
+            entry,
+            entry.recipients.map((address) => ({ address, outcome: 'deferred' as const, status: why.status, diagnostic: why.diagnostic, ...(why.reply ? { reply: why.reply } : {}), ...(why.host ? { remoteMta: why.host } : {}) })),
+          );
+        }
+        nextStep();
+        return;
+      }
+      const host = hosts[index]!.host;
       const policy = tlsPolicyFor(domain, host);
       if (policy === 'skip') {
-        trials.push({ host, at, outcome: 'skipped', summary: `${host} is not listed in ${domain}'s MTA-STS policy: not used (RFC 8461 §4.1)` });
-        tryHost(domain, candidates, index + 1, recipients, lastFailure, false, next);
+        const at = clock.now();
+        for (const entry of group) trials.get(entry)!.push({ host, at, outcome: 'skipped', summary: `${host} is not listed in ${domain}'s MTA-STS policy: not used (RFC 8461 §4.1)` });
+        work.unshift({ index: index + 1, entries: group, lastFailure, plaintextOnly: false });
+        nextStep();
         return;
       }
-      const effective: TlsPolicy = plaintextOnly ? 'none' : policy;
-      requestSession({
-        message,
-        recipients,
-        attempt: input.attempt,
-        host,
-        tls: effective,
-        // The first host of a destination, tried plainly: such tries may share a connection.
-        // A later host, or a plaintext retry, continues one message's failure at once, so the
-        // destination is suspended (or not) before the next message looks at it.
-        shareable: index === 0 && !plaintextOnly,
-        reconsider: () => {
-          if (!isCancelled()) reachDestination();
-        },
-        unreachable: (opened) => {
-          if (isCancelled()) return;
-          if (opened.error === 'timeout') {
-            clock.schedule(at + connectTimeoutMs, () => {
-              trials.push({ host, at, outcome: 'timeout', summary: opened.message });
-              tryHost(domain, candidates, index + 1, recipients, { status: '4.4.1', diagnostic: opened.message, host }, false, next);
-            });
-            return;
+      const tls: TlsPolicy = plaintextOnly ? 'none' : policy;
+      /** The session ended before reaching these messages: a new connection to the same host. */
+      const unreached: QueueEntry[] = [];
+      /** The handshake broke under opportunistic TLS: the same host again, in plaintext. */
+      const downgraded: QueueEntry[] = [];
+      /** No recipient-level answer from this host: the next host. */
+      const undecided: QueueEntry[] = [];
+      let failure = lastFailure;
+      let offset = 0;
+
+      const afterHost = () => {
+        if (downgraded.length > 0) work.push({ index, entries: downgraded, lastFailure, plaintextOnly: true });
+        if (unreached.length > 0) work.push({ index, entries: unreached, lastFailure, plaintextOnly });
+        if (undecided.length > 0) work.push({ index: index + 1, entries: undecided, lastFailure: failure, plaintextOnly: false });
+        nextStep();
+      };
+
+      const nextConnection = (): void => {
+        if (offset >= group.length) {
+          afterHost();
+          return;
+        }
+        const batch = group.slice(offset, offset + MESSAGES_PER_CONNECTION);
+        offset += batch.length;
+        const at = clock.now();
+        for (const entry of batch) {
+          append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients.slice(), attempt: entry.attempts, target: `${host}:25` }, origin.hostname);
+        }
+        const opened = connect(host, 25, { peerAddress: origin.address });
+        if (!opened.ok) {
+          // The host cannot be reached now: every entry still bound for it moves on together.
+          const rest = group.slice(offset);
+          for (const entry of rest) {
+            append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients.slice(), attempt: entry.attempts, target: `${host}:25` }, origin.hostname);
           }
-          trials.push({ host, at, outcome: 'refused', summary: opened.message });
-          tryHost(domain, candidates, index + 1, recipients, { status: '4.4.1', diagnostic: opened.message, host }, false, next);
-        },
-        finished: (report, connectionId) => {
-          if (isCancelled()) return;
-          const result = report.messages[0]!;
+          offset = group.length;
+          const moveOn = () => {
+            for (const entry of batch.concat(rest)) trials.get(entry)!.push({ host, at, outcome: opened.error === 'timeout' ? 'timeout' : 'refused', summary: opened.message });
+            undecided.push(...batch, ...rest);
+            failure = { status: '4.4.1', diagnostic: opened.message, host };
+            afterHost();
+          };
+          // Postfix's smtp_connect_timeout: the attempt hangs that long before the next host.
+          if (opened.error === 'timeout') clock.schedule(at + connectTimeoutMs, moveOn);
+          else moveOn();
+          return;
+        }
+        const connectionId = opened.connection.connectionId;
+        const messages = batch.map((entry) => {
+          const message = byId.get(entry.messageId)!;
+          return { from: message.from, recipients: entry.recipients.slice(), content: message.content };
+        });
+        runClientSession(opened.connection, { clientName: origin.hostname, tls, messages }, clock, (report) => {
           const trialBase = { host, at, connectionId };
           // Opportunistic TLS whose handshake broke: connect again without STARTTLS, as Postfix does.
-          if (report.tls === 'handshake-failed' && effective === 'opportunistic') {
-            trials.push({ ...trialBase, outcome: 'tls-failed', summary: `TLS handshake with ${host} failed; retrying in plaintext (opportunistic TLS)`, downgraded: true });
-            tryHost(domain, candidates, index, recipients, lastFailure, true, next);
+          if (report.tls === 'handshake-failed' && tls === 'opportunistic') {
+            for (const entry of batch) {
+              trials.get(entry)!.push({ ...trialBase, outcome: 'tls-failed', summary: `TLS handshake with ${host} failed; retrying in plaintext (opportunistic TLS)`, downgraded: true });
+            }
+            downgraded.push(...batch);
+            nextConnection();
             return;
           }
-          const decided = decidedRecipients(result, report);
-          if (decided.length === 0) {
-            // Nothing reached a recipient-level answer: a session-level temporary failure. Next MX.
-            const first = result.recipients[0];
-            const reply = first?.reply;
-            const status = reply ? defaultStatus(reply) : '4.4.2';
-            const diagnostic = report.tlsFailure
-              ? `TLS is required for ${domain} but ${report.tlsFailure}`
-              : reply
-                ? `${host} said: ${shortReply(reply)}`
-                : `lost connection with ${host}`;
-            trials.push({
+          const decided = batch.map((_, i) => decidedRecipients(report.messages[i]!, report));
+          const sessionAnswered = decided.some((d) => d.length > 0);
+          for (let i = 0; i < batch.length; i++) {
+            const entry = batch[i]!;
+            const result = report.messages[i]!;
+            if (decided[i]!.length === 0) {
+              // A message the session never reached (it ended during an earlier transaction)
+              // goes to the same host on a new connection; with no answer at all, next host.
+              if (sessionAnswered && result.mailReply === undefined) {
+                unreached.push(entry);
+                continue;
+              }
+              // Nothing reached a recipient-level answer: a session-level temporary failure.
+              const reply = result.recipients[0]?.reply;
+              const status = reply ? defaultStatus(reply) : '4.4.2';
+              const diagnostic = report.tlsFailure
+                ? `TLS is required for ${domain} but ${report.tlsFailure}`
+                : reply
+                  ? `${host} said: ${shortReply(reply)}`
+                  : `lost connection with ${host}`;
+              trials.get(entry)!.push({
+                ...trialBase,
+                outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred',
+                summary: diagnostic,
+                ...(reply ? { reply } : {}),
+              });
+              undecided.push(entry);
+              failure = { status: report.tlsFailure ? '4.7.5' : status, diagnostic, ...(reply ? { reply } : {}), host };
+              continue;
+            }
+            answered = true;
+            const delivered = result.recipients.filter((r) => r.status === 'delivered').length;
+            const outcome: HostTrial['outcome'] =
+              delivered === result.recipients.length ? 'delivered' : delivered > 0 ? 'partial' : result.recipients.some((r) => r.status === 'deferred') ? 'deferred' : 'failed';
+            const lastReply = result.dataReply ?? result.recipients.find((r) => r.reply)?.reply;
+            trials.get(entry)!.push({
               ...trialBase,
-              outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred',
-              summary: diagnostic,
-              ...(reply ? { reply } : {}),
+              outcome,
+              summary: summarize(host, result.recipients, report),
+              ...(lastReply ? { reply: lastReply } : {}),
+              ...(report.downgraded || plaintextOnly ? { downgraded: true } : {}),
             });
-            tryHost(domain, candidates, index + 1, recipients, { status: report.tlsFailure ? '4.7.5' : status, diagnostic, ...(reply ? { reply } : {}), host }, false, next);
-            return;
+            for (const r of result.recipients) {
+              if (r.status === 'delivered') append({ kind: 'delivery', messageId: entry.messageId, recipient: r.address, mailbox: r.address }, host);
+            }
+            settle(
+              entry,
+              result.recipients.map((r) => verdictOf(r, host)),
+            );
           }
-          const delivered = result.recipients.filter((r) => r.status === 'delivered').length;
-          const outcome: HostTrial['outcome'] =
-            delivered === result.recipients.length ? 'delivered' : delivered > 0 ? 'partial' : result.recipients.some((r) => r.status === 'deferred') ? 'deferred' : 'failed';
-          const lastReply = result.dataReply ?? result.recipients.find((r) => r.reply)?.reply;
-          trials.push({
-            ...trialBase,
-            outcome,
-            summary: summarize(host, result.recipients, report),
-            ...(lastReply ? { reply: lastReply } : {}),
-            ...(report.downgraded || plaintextOnly ? { downgraded: true } : {}),
-          });
-          for (const r of result.recipients) verdicts.push(verdictOf(r, host));
-          for (const r of result.recipients) {
-            if (r.status === 'delivered') append({ kind: 'delivery', messageId: message.id, recipient: r.address, mailbox: r.address }, host);
-          }
-          next();
-        },
-      });
+          nextConnection();
+        });
+      };
+      nextConnection();
     };
 
-    if (domains.length === 0) flush(true);
-    else nextDomain(0);
+    nextStep();
   }
-
   function summarize(host: string, recipients: RecipientResult[], report: ClientReport): string {
     const parts = recipients.map((r) => `${r.address}: ${r.status}${r.reply ? ` (${shortReply(r.reply)})` : ''}`);
     const tls = report.tls === 'established' ? ` over ${report.tlsReport?.protocol ?? 'TLS'}` : report.downgraded ? ' in plaintext (STARTTLS failed, opportunistic)' : '';
@@ -750,20 +759,6 @@ export function createWorld(options: WorldOptions = {}): World {
     const outcome = r.status === 'delivered' ? 'delivered' : r.status === 'failed' ? 'failed' : 'deferred';
     return { address: r.address, outcome, status: defaultStatus(reply), diagnostic: shortReply(reply), reply, remoteMta: host };
   }
-
-  const attemptActor = fromCallback<AttemptDone, AttemptInput>(({ input, sendBack }) => {
-    const message = byId.get(input.messageId);
-    let cancelled = false;
-    if (!message) {
-      sendBack({ type: 'attempt.done', result: { trials: [], verdicts: [] } });
-      return () => {};
-    }
-    runAttempt(message, input, (result, final) => sendBack({ type: final ? 'attempt.done' : 'attempt.progress', result }), () => cancelled);
-    return () => {
-      cancelled = true;
-    };
-  });
-  const queueMachine = deliveryMachine.provide({ actors: { attempt: attemptActor } });
 
   function sendDsn(message: QueuedMessage, action: 'failed' | 'delayed', verdicts: RecipientVerdict[], willRetryUntil?: number): void {
     const now = clock.now();
@@ -781,21 +776,19 @@ export function createWorld(options: WorldOptions = {}): World {
     enqueue({ from: '', to: [message.from], content: dsn.text, origin: message.origin });
   }
 
-  function onDeliveryEvent(message: QueuedMessage, event: DeliveryEmitted): void {
+  function onQueueNotice(message: QueuedMessage, notice: QueueNotice): void {
     const origin = message.origin.hostname;
-    switch (event.type) {
+    switch (notice.type) {
       case 'bounce':
-        append({ kind: 'bounce', messageId: message.id, recipients: event.verdicts.map((v) => v.address), status: event.verdicts[0]!.status, reason: event.verdicts[0]!.diagnostic }, origin);
+        append({ kind: 'bounce', messageId: message.id, recipients: notice.verdicts.map((v) => v.address), status: notice.verdicts[0]!.status, reason: notice.verdicts[0]!.diagnostic }, origin);
         // RFC 5321 §4.5.5 / RFC 3464: never a DSN about a DSN (the null reverse-path).
-        if (message.from !== '') sendDsn(message, 'failed', event.verdicts);
+        if (message.from !== '') sendDsn(message, 'failed', notice.verdicts);
         break;
       case 'delayed':
-        if (message.from !== '') sendDsn(message, 'delayed', event.verdicts, event.willRetryUntil);
+        if (message.from !== '') sendDsn(message, 'delayed', notice.verdicts, notice.willRetryUntil);
         break;
       case 'deferred':
-        append({ kind: 'deferral', messageId: message.id, recipients: event.recipients, reason: event.reason, retryAt: event.retryAt }, origin);
-        break;
-      default:
+        append({ kind: 'deferral', messageId: message.id, recipients: notice.recipients, reason: notice.reason, retryAt: notice.retryAt }, origin);
         break;
     }
   }
@@ -804,16 +797,24 @@ export function createWorld(options: WorldOptions = {}): World {
     messageCount += 1;
     const id = `q${messageCount}`;
     const messageId = /^Message-ID:\s*(.+)$/im.exec(spec.content)?.[1]?.trim() ?? `<${id}@${spec.origin.hostname}>`;
-    const message: QueuedMessage = { id, messageId, from: spec.from, to: [...spec.to], content: spec.content, arrivalAt: clock.now(), origin: spec.origin, dsns: [] };
+    const now = clock.now();
+    const record = openMessageRecord({ messageId: id, from: spec.from, recipients: spec.to, arrivalAt: now, retry: retryPolicy });
+    const message: QueuedMessage = { id, messageId, from: spec.from, to: [...spec.to], content: spec.content, arrivalAt: now, origin: spec.origin, dsns: [], record, settled: false };
     queue.push(message);
     byId.set(id, message);
-    const actor = createActor(queueMachine, {
-      input: { messageId: id, from: spec.from, recipients: [...spec.to], arrivalAt: message.arrivalAt, now: () => clock.now(), retry: retryPolicy },
-      clock,
-    });
-    message.actor = actor;
-    actor.on('*', (event) => onDeliveryEvent(message, event as DeliveryEmitted));
-    actor.start();
+    unsettled += 1;
+    // One queue entry per destination domain, in the order the domains first appear.
+    const byDomain = new Map<string, string[]>();
+    for (const address of spec.to) {
+      const domain = domainOfAddress(address);
+      const list = byDomain.get(domain);
+      if (list) list.push(address);
+      else byDomain.set(domain, [address]);
+    }
+    for (const domain of byDomain.keys()) record.nextAttempts.set(domain, now);
+    for (const [domain, recipients] of byDomain) {
+      destinationFor(spec.origin, domain).actor.send({ type: 'enqueue', entry: { messageId: id, recipients, dueAt: now, attempts: 0, deferrals: 0 } });
+    }
     return message;
   }
 
@@ -833,7 +834,7 @@ export function createWorld(options: WorldOptions = {}): World {
   }
 
   function handleOf(message: QueuedMessage): DeliveryHandle {
-    const actor = message.actor!;
+    const record = message.record;
     return {
       id: message.id,
       messageId: message.messageId,
@@ -842,13 +843,13 @@ export function createWorld(options: WorldOptions = {}): World {
       arrivalAt: message.arrivalAt,
       content: message.content,
       get done() {
-        return actor.getSnapshot().status === 'done';
+        return message.settled;
       },
-      recipients: () => actor.getSnapshot().context.recipients,
-      timeline: () => actor.getSnapshot().context.timeline,
+      // Copies: the record changes in place as the queue works, a caller's list does not.
+      recipients: () => record.recipients.slice(),
+      timeline: () => record.timeline.slice(),
       dsns: message.dsns,
-      nextAttemptAt: () => actor.getSnapshot().context.nextAttemptAt,
-      actor,
+      nextAttemptAt: () => (message.settled ? undefined : nextAttemptOf(record)),
     };
   }
 
@@ -898,14 +899,26 @@ export function createWorld(options: WorldOptions = {}): World {
       }
     },
     send(input) {
-      if (!input.from.includes('@') && input.from !== '') throw new Error(`send: "${input.from}" is not an address (expected local@domain)`);
-      if (input.to.length === 0) throw new Error('send: at least one recipient is needed');
-      for (const t of input.to) if (!t.includes('@')) throw new Error(`send: "${t}" is not an address (expected local@domain)`);
+      checkSendInput(input);
       const message = enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA });
       return handleOf(message);
     },
+    sendAll(inputs) {
+      // Every input is checked before any is queued: a bad one loses nothing and queues nothing.
+      for (const input of inputs) checkSendInput(input);
+      holding += 1;
+      let handles: DeliveryHandle[];
+      try {
+        handles = inputs.map((input) => handleOf(enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA })));
+      } finally {
+        holding -= 1;
+      }
+      // The first attempts run now, together: the queues were waiting for the end of this moment.
+      if (holding === 0 && advancing === 0) world.advance(0);
+      return handles;
+    },
     deliveries: () => queue.map(handleOf),
-    busy: () => laterBouncesPending > 0 || queue.some((m) => m.actor!.getSnapshot().status !== 'done'),
+    busy: () => laterBouncesPending > 0 || unsettled > 0,
     describe: () => describeWorld(zones, hosts),
   };
   return world;

@@ -72,6 +72,8 @@ const ATTEMPT_OUTCOME: Readonly<Record<string, AttemptOutcome>> = {
   timeout: 'failed',
   'tls-failed': 'failed',
   'no-route': 'failed',
+  // The destination was resting after failing: deferred without a connection.
+  suspended: 'deferred',
   skipped: 'failed',
 };
 

@@ -30,13 +30,15 @@ interface RunResult {
   delivered: number;
   bounced: number;
   deferred: number;
+  deferrals: number;
 }
 
 function fiveDays(): RunResult {
   const pool = recipients();
   const world = createWorld({ seed: 42 });
   const started = performance.now();
-  for (let i = 0; i < MESSAGES; i++) world.send({ from: 'alice@example.com', to: [pool[i % pool.length]!], subject: `message ${i}` });
+  // Queued in one moment, as mail arriving together is picked up by a queue manager.
+  world.sendAll(Array.from({ length: MESSAGES }, (_, i) => ({ from: 'alice@example.com', to: [pool[i % pool.length]!], subject: `message ${i}` })));
   world.advance(FIVE_DAYS + 3_600_000);
   const ms = performance.now() - started;
   const first = world.deliveries().slice(0, MESSAGES);
@@ -48,6 +50,7 @@ function fiveDays(): RunResult {
     delivered: states.filter((s) => s.status === 'delivered').length,
     bounced: states.filter((s) => s.status === 'failed').length,
     deferred: states.filter((s) => s.status === 'queued' || s.status === 'deferred').length,
+    deferrals: world.log.ofKind('deferral').length,
   };
 }
 
@@ -90,7 +93,7 @@ export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow
   const perTransaction = await repeat(() => directTransactions(quick ? 200 : 1000), { warmup: 1, repetitions: quick ? 1 : 5 });
   const r = last!;
   const anchorMs = perTransaction.median * r.sessions;
-  const note = `${r.attempts} connection attempts, ${r.sessions} SMTP sessions; ${r.delivered} delivered, ${r.bounced} bounced, ${r.deferred} still deferred; target: under 1000 ms (${run.median < 1000 ? 'met' : 'NOT met'})`;
+  const note = `${r.attempts} connection attempts, ${r.sessions} SMTP sessions, ${r.deferrals} deferrals; ${r.delivered} delivered, ${r.bounced} bounced, ${r.deferred} still deferred; target: under 1000 ms (${run.median < 1000 ? 'met' : 'NOT met'})`;
   return [
     measuredRow(SECTION, 'five days of retries, 1,000 messages across the default world', run, 'ms', {
       anchor: `the same ${r.sessions} transactions without the delivery machine`,

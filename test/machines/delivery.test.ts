@@ -1,12 +1,27 @@
-// The delivery machine on its own: the retry schedule, and the queue logic with a transport
-// given as its `attempt` actor (the world gives the real one; here a scripted remote server).
+// The sending MTA's queue on its own: the retry schedule, the message record's rules, and the
+// destination queue machine as a bare actor with a scripted transport as its `deliver` action.
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback } from 'xstate';
-import { backoffDelay, DEFAULT_RETRY_POLICY, deliveryMachine, type AttemptDone, type AttemptInput, type DeliveryEmitted, type RecipientVerdict } from '../../src/machines/delivery';
+import { createActor } from 'xstate';
+import {
+  backoffDelay,
+  deferEntry,
+  DEFAULT_RETRY_POLICY,
+  destinationQueueMachine,
+  isSettled,
+  nextAttemptOf,
+  openMessageRecord,
+  recordVerdicts,
+  type MessageRecord,
+  type QueueEntry,
+  type QueueNotice,
+  type RecipientVerdict,
+  type Suspension,
+} from '../../src/machines/delivery';
 import { VirtualClock } from '../../src/sim/clock';
 
 const MINUTE = 60_000;
-const DAY = 86_400_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
 describe('retry schedule', () => {
   it('starts at 5 minutes, doubles, and stops growing at 4000 seconds (Postfix defaults)', () => {
@@ -15,70 +30,195 @@ describe('retry schedule', () => {
   });
 });
 
-/** A remote side that answers each attempt from a script of outcomes per recipient. */
-function scripted(script: Array<Record<string, RecipientVerdict['outcome']>>, clock: VirtualClock, seen: AttemptInput[]) {
-  return fromCallback<AttemptDone, AttemptInput>(({ input, sendBack }) => {
-    seen.push(input);
-    const step = script[Math.min(input.attempt - 1, script.length - 1)]!;
-    sendBack({
-      type: 'attempt.done',
-      result: {
-        trials: [{ host: 'mx.example.net', at: clock.now(), outcome: 'deferred', summary: 'scripted' }],
-        verdicts: input.recipients.map((address) => {
-          const outcome = step[address] ?? 'deferred';
-          const status = outcome === 'delivered' ? '2.0.0' : outcome === 'failed' ? '5.1.1' : '4.7.1';
-          return { address, outcome, status, diagnostic: `${status} scripted` };
-        }),
-      },
-    });
-  });
+function verdict(address: string, outcome: RecipientVerdict['outcome']): RecipientVerdict {
+  const status = outcome === 'delivered' ? '2.0.0' : outcome === 'failed' ? '5.1.1' : '4.7.1';
+  return { address, outcome, status, diagnostic: `${status} scripted` };
 }
 
-function run(script: Array<Record<string, RecipientVerdict['outcome']>>, recipients: string[]) {
+/**
+ * A destination queue whose transport answers each run from a script: per attempt number, an
+ * outcome per recipient (deferred when the script says nothing). It settles entries through the
+ * message records exactly as the world does, so the whole queue is tested without sessions.
+ */
+function scriptedQueue(script: Array<Record<string, RecipientVerdict['outcome']>>, options: { held?: () => boolean } = {}) {
   const clock = new VirtualClock();
-  const seen: AttemptInput[] = [];
-  const machine = deliveryMachine.provide({ actors: { attempt: scripted(script, clock, seen) } });
-  const actor = createActor(machine, { input: { messageId: 'm1', from: 'alice@example.com', recipients, arrivalAt: clock.now(), now: () => clock.now() }, clock });
-  const emitted: Array<DeliveryEmitted & { at: number }> = [];
-  actor.on('*', (e) => emitted.push({ ...(e as DeliveryEmitted), at: clock.now() }));
+  const records = new Map<string, MessageRecord>();
+  const notices: Array<QueueNotice & { at: number; messageId: string }> = [];
+  const runs: Array<{ at: number; entries: QueueEntry[] }> = [];
+  const machine = destinationQueueMachine.provide({
+    actions: {
+      deliver: ({ context, self }) => {
+        const now = clock.now();
+        runs.push({ at: now, entries: context.inFlight });
+        const requeue: QueueEntry[] = [];
+        for (const due of context.inFlight) {
+          const entry = { ...due, attempts: due.attempts + 1 };
+          const record = records.get(entry.messageId)!;
+          const step = script[Math.min(entry.attempts - 1, script.length - 1)]!;
+          const verdicts = entry.recipients.map((address) => verdict(address, step[address] ?? 'deferred'));
+          const first = recordVerdicts(record, entry.attempts, now, { trials: [{ host: 'mx.x.test', at: now, outcome: 'deferred', summary: 'scripted' }], verdicts });
+          const after = deferEntry(record, 'x.test', entry, now);
+          if (after.requeue) requeue.push(after.requeue);
+          for (const n of first.concat(after.notices)) notices.push({ ...n, at: now, messageId: entry.messageId });
+        }
+        self.send({ type: 'run.done', requeue, suspension: context.suspension });
+      },
+    },
+  });
+  const actor = createActor(machine, { input: { destination: 'x.test', now: () => clock.now(), held: options.held ?? (() => false) }, clock });
   actor.start();
-  return { clock, seen, actor, emitted };
+  const queue = (messageId: string, recipients: string[]) => {
+    const record = openMessageRecord({ messageId, from: 'alice@example.com', recipients, arrivalAt: clock.now() });
+    records.set(messageId, record);
+    actor.send({ type: 'enqueue', entry: { messageId, recipients, dueAt: clock.now(), attempts: 0, deferrals: 0 } });
+    return record;
+  };
+  return { clock, actor, queue, runs, notices, records };
 }
 
-describe('delivery machine', () => {
+describe('destination queue machine', () => {
+  it('is idle with nothing queued, and delivers a message queued outside a batch at once', () => {
+    const q = scriptedQueue([{ 'a@x.test': 'delivered' }]);
+    expect(q.actor.getSnapshot().value).toBe('idle');
+    const record = q.queue('m1', ['a@x.test']);
+    expect(q.runs).toHaveLength(1);
+    expect(isSettled(record)).toBe(true);
+    expect(q.actor.getSnapshot().value).toBe('idle');
+  });
+
   it('retries only the recipients still waiting, after the backoff', () => {
-    const { clock, seen, actor } = run([{ 'a@x.test': 'delivered', 'b@x.test': 'deferred' }, { 'b@x.test': 'delivered' }], ['a@x.test', 'b@x.test']);
-    expect(actor.getSnapshot().value).toBe('waiting');
-    clock.advance(5 * MINUTE - 1);
-    expect(seen).toHaveLength(1);
-    clock.advance(1);
-    expect(seen.map((s) => s.recipients)).toEqual([['a@x.test', 'b@x.test'], ['b@x.test']]);
-    expect(actor.getSnapshot().status).toBe('done');
-    expect(actor.getSnapshot().context.recipients.map((r) => [r.status, r.attempts])).toEqual([
+    const q = scriptedQueue([{ 'a@x.test': 'delivered', 'b@x.test': 'deferred' }, { 'b@x.test': 'delivered' }]);
+    const record = q.queue('m1', ['a@x.test', 'b@x.test']);
+    expect(q.actor.getSnapshot().value).toBe('waiting');
+    expect(nextAttemptOf(record)! - q.clock.epoch).toBe(5 * MINUTE);
+    q.clock.advance(5 * MINUTE - 1);
+    expect(q.runs).toHaveLength(1);
+    q.clock.advance(1);
+    expect(q.runs.map((r) => r.entries.map((e) => e.recipients))).toEqual([[['a@x.test', 'b@x.test']], [['b@x.test']]]);
+    expect(isSettled(record)).toBe(true);
+    expect(record.recipients.map((r) => [r.status, r.attempts])).toEqual([
       ['delivered', 1],
       ['delivered', 2],
+    ]);
+    expect(nextAttemptOf(record)).toBeUndefined();
+  });
+
+  it('holds entries queued while held, and runs them together when the moment ends', () => {
+    let held = true;
+    const q = scriptedQueue([{}], { held: () => held });
+    q.queue('m1', ['a@x.test']);
+    q.queue('m2', ['b@x.test']);
+    q.queue('m3', ['c@x.test']);
+    expect(q.runs).toHaveLength(0);
+    expect(q.actor.getSnapshot().value).toBe('waiting');
+    held = false;
+    q.clock.advance(0);
+    expect(q.runs).toHaveLength(1);
+    expect(q.runs[0]!.entries.map((e) => e.messageId)).toEqual(['m1', 'm2', 'm3']);
+    // Deferred together, so due together again: one run for the three at the next retry.
+    q.clock.advance(5 * MINUTE);
+    expect(q.runs).toHaveLength(2);
+    expect(q.runs[1]!.entries).toHaveLength(3);
+  });
+
+  it('keeps each entry on its own schedule when they arrived at different times', () => {
+    const q = scriptedQueue([{}]);
+    q.queue('m1', ['a@x.test']);
+    q.clock.advance(MINUTE);
+    q.queue('m2', ['b@x.test']);
+    q.clock.advance(5 * MINUTE);
+    // m1's retry at +5m, m2's first attempt at +1m and retry at +6m: separate runs.
+    expect(q.runs.map((r) => [(r.at - q.clock.epoch) / MINUTE, r.entries.map((e) => e.messageId)])).toEqual([
+      [0, ['m1']],
+      [1, ['m2']],
+      [5, ['m1']],
+      [6, ['m2']],
     ]);
   });
 
   it('bounces a 5xx at once, without waiting for the others', () => {
-    const { emitted } = run([{ 'a@x.test': 'failed', 'b@x.test': 'deferred' }], ['a@x.test', 'b@x.test']);
-    const bounce = emitted.find((e) => e.type === 'bounce');
+    const q = scriptedQueue([{ 'a@x.test': 'failed', 'b@x.test': 'deferred' }]);
+    q.queue('m1', ['a@x.test', 'b@x.test']);
+    const bounce = q.notices.find((n) => n.type === 'bounce');
     expect(bounce && bounce.type === 'bounce' && bounce.verdicts.map((v) => v.address)).toEqual(['a@x.test']);
+    expect(bounce && bounce.type === 'bounce' && bounce.expired).toBe(false);
   });
 
   it('warns once after 4 hours and gives up at exactly 5 days', () => {
-    const { clock, emitted, actor } = run([{}], ['a@x.test']);
-    clock.advance(6 * DAY);
-    const delayed = emitted.filter((e) => e.type === 'delayed');
+    const q = scriptedQueue([{}]);
+    const record = q.queue('m1', ['a@x.test']);
+    q.clock.advance(6 * DAY);
+    const delayed = q.notices.filter((n) => n.type === 'delayed');
     expect(delayed).toHaveLength(1);
-    expect(delayed[0]!.at - clock.epoch).toBeGreaterThanOrEqual(4 * 3_600_000);
-    const bounce = emitted.find((e) => e.type === 'bounce')!;
-    expect(bounce.at - clock.epoch).toBe(5 * DAY);
+    expect(delayed[0]!.at - q.clock.epoch).toBeGreaterThanOrEqual(4 * HOUR);
+    const bounce = q.notices.find((n) => n.type === 'bounce')!;
+    expect(bounce.at - q.clock.epoch).toBe(5 * DAY);
     expect(bounce.type === 'bounce' && bounce.expired).toBe(true);
-    expect(actor.getSnapshot().context.recipients[0]).toMatchObject({ status: 'failed', expired: true, statusCode: '4.4.7' });
+    expect(record.recipients[0]).toMatchObject({ status: 'failed', expired: true, statusCode: '4.4.7' });
+    expect(record.timeline.at(-1)).toMatchObject({ outcome: 'expired' });
     // Between the first attempt and the end: the doubling schedule, then every 4000 s.
-    const attempts = emitted.filter((e) => e.type === 'attempt.started').length;
-    expect(attempts).toBeGreaterThan(100);
-    expect(attempts).toBeLessThan(120);
+    expect(q.runs.length).toBeGreaterThan(100);
+    expect(q.runs.length).toBeLessThan(120);
+    expect(q.actor.getSnapshot().value).toBe('idle');
+  });
+
+  it('takes an entry queued during a run after that run, at the same moment', () => {
+    const clock = new VirtualClock();
+    let pendingDone: (() => void) | undefined;
+    const seen: string[][] = [];
+    const machine = destinationQueueMachine.provide({
+      actions: {
+        deliver: ({ context, self }) => {
+          seen.push(context.inFlight.map((e) => e.messageId));
+          const suspension: Suspension | undefined = context.suspension;
+          // This run ends later (a connect timeout, say): nothing is requeued.
+          pendingDone = () => self.send({ type: 'run.done', requeue: [], suspension });
+        },
+      },
+    });
+    const actor = createActor(machine, { input: { destination: 'x.test', now: () => clock.now(), held: () => false }, clock });
+    actor.start();
+    actor.send({ type: 'enqueue', entry: { messageId: 'm1', recipients: ['a@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 } });
+    expect(actor.getSnapshot().value).toBe('delivering');
+    actor.send({ type: 'enqueue', entry: { messageId: 'm2', recipients: ['b@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 } });
+    expect(seen).toEqual([['m1']]);
+    pendingDone!();
+    expect(seen).toEqual([['m1'], ['m2']]);
+  });
+
+  it('stops with an error when no transport was provided, rather than losing mail quietly', () => {
+    const clock = new VirtualClock();
+    const actor = createActor(destinationQueueMachine, { input: { destination: 'x.test', now: () => clock.now(), held: () => false }, clock });
+    const errors: unknown[] = [];
+    actor.subscribe({ error: (e) => errors.push(e) });
+    actor.start();
+    actor.send({ type: 'enqueue', entry: { messageId: 'm1', recipients: ['a@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 } });
+    expect(String(errors[0])).toMatch(/x\.test: no delivery transport/);
+  });
+});
+
+describe('message record', () => {
+  it('a late answer does not change a recipient already settled', () => {
+    const record = openMessageRecord({ messageId: 'm1', from: 'alice@example.com', recipients: ['a@x.test'], arrivalAt: 0 });
+    recordVerdicts(record, 1, 0, { trials: [], verdicts: [verdict('a@x.test', 'delivered')] });
+    recordVerdicts(record, 2, 10, { trials: [], verdicts: [verdict('a@x.test', 'failed')] });
+    expect(record.recipients[0]).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
+  it('without any host tried, the timeline names why (no route, or a suspended destination)', () => {
+    const record = openMessageRecord({ messageId: 'm1', from: 'alice@example.com', recipients: ['a@x.test'], arrivalAt: 0 });
+    recordVerdicts(record, 1, 0, { trials: [], verdicts: [{ address: 'a@x.test', outcome: 'deferred', status: '4.4.1', diagnostic: 'delivery temporarily suspended: refused' }] }, 'suspended');
+    expect(record.timeline).toEqual([{ attempt: 1, at: 0, outcome: 'suspended', summary: 'delivery temporarily suspended: refused', recipients: ['a@x.test'] }]);
+  });
+
+  it('the delayed warning lists every recipient still waiting, at any destination', () => {
+    const record = openMessageRecord({ messageId: 'm1', from: 'alice@example.com', recipients: ['a@x.test', 'b@y.test'], arrivalAt: 0 });
+    const at = 5 * HOUR;
+    recordVerdicts(record, 3, at, { trials: [], verdicts: [verdict('a@x.test', 'deferred')] });
+    const { notices, requeue } = deferEntry(record, 'x.test', { messageId: 'm1', recipients: ['a@x.test'], dueAt: at, attempts: 3, deferrals: 2 }, at);
+    const delayed = notices.find((n) => n.type === 'delayed');
+    expect(delayed && delayed.type === 'delayed' && delayed.verdicts.map((v) => v.address)).toEqual(['a@x.test', 'b@y.test']);
+    expect(requeue).toMatchObject({ recipients: ['a@x.test'], deferrals: 3, dueAt: at + 20 * MINUTE });
+    expect(record.nextAttempts.get('x.test')).toBe(at + 20 * MINUTE);
   });
 });

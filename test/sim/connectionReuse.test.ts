@@ -61,4 +61,26 @@ describe('connection reuse', () => {
     expect(handles.map((h) => h.recipients()[0]!.status)).toEqual(['delivered', 'delivered', 'delivered']);
     expect(world.mailboxes.list('dave@flaky.example')).toHaveLength(3);
   });
+
+  it('messages queued together share their first connection, even when every recipient is refused', () => {
+    const world = createWorld();
+    const grey = world.sendAll(Array.from({ length: 5 }, (_, i) => ({ from: ALICE, to: ['carol@grey.example'], subject: `batch ${i}` })));
+    const strict = world.sendAll(Array.from({ length: 3 }, (_, i) => ({ from: ALICE, to: ['nobody@strict.example'], subject: `unknown ${i}` })));
+    expect(sessionsTo(world, 'mx.grey.example')).toHaveLength(1);
+    expect(sessionsTo(world, 'mx.strict.example')).toHaveLength(1);
+    // Each greylisted transaction was refused at RCPT and cleared with RSET before the next MAIL
+    // (RFC 5321 §4.1.1.5), so every message got its own answer: 450 now, not a "nested MAIL".
+    expect(grey.map((h) => h.recipients()[0]!.statusCode)).toEqual(['4.7.1', '4.7.1', '4.7.1', '4.7.1', '4.7.1']);
+    expect(strict.map((h) => h.recipients()[0]!.statusCode)).toEqual(['5.1.1', '5.1.1', '5.1.1']);
+    world.advance(HOUR);
+    expect(grey.map((h) => h.recipients()[0]!.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered', 'delivered']);
+    expect(world.mailboxes.list('carol@grey.example')).toHaveLength(5);
+  });
+
+  it('a batch with one bad address queues nothing and says which', () => {
+    const world = createWorld();
+    expect(() => world.sendAll([{ from: ALICE, to: ['bob@example.net'] }, { from: ALICE, to: ['not-an-address'] }])).toThrow(/"not-an-address" is not an address/);
+    expect(world.deliveries()).toHaveLength(0);
+    expect(world.log.ofKind('connection')).toHaveLength(0);
+  });
 });

@@ -194,17 +194,24 @@ describe('nothing lost', () => {
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
         fc.array(outage, { maxLength: 3 }),
-        fc.array(message, { minLength: 1, maxLength: 3 }),
+        fc.array(message, { minLength: 1, maxLength: 4 }),
         fc.integer({ min: 0, max: 2 * DAY }),
-        (seed, outages: Outage[], messages, checkAt) => {
+        // Queued together (sendAll: first attempts share connections) or one by one.
+        fc.boolean(),
+        (seed, outages: Outage[], messages, checkAt, together) => {
           const world = createWorld({ seed, retry });
           for (const o of outages) {
             world.setHostDown(o.host, o.mode);
             if (o.upAfter !== null) world.clock.schedule(world.clock.now() + o.upAfter, () => world.setHostDown(o.host, undefined));
           }
-          for (const m of messages) {
-            world.advance(m.sendAfter);
-            world.send({ from: ALICE, to: m.to });
+          if (together) {
+            world.advance(messages[0]!.sendAfter);
+            world.sendAll(messages.map((m) => ({ from: ALICE, to: m.to })));
+          } else {
+            for (const m of messages) {
+              world.advance(m.sendAfter);
+              world.send({ from: ALICE, to: m.to });
+            }
           }
           world.advance(checkAt);
           check(world, false);
