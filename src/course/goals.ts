@@ -27,7 +27,8 @@ export type Actor = 'learner' | 'autopilot';
 export type MachineName = MachineState['machine'];
 
 export interface TypedGoal { pattern: string; context?: InputContext; count?: number }
-export interface RanGoal { command: string; matches?: string; ok?: boolean; count?: number }
+/** `outcome`: the verdict the command reported (`spf` -> pass, fail, softfail, ...; `dmarc` -> pass or fail). */
+export interface RanGoal { command: string; matches?: string; ok?: boolean; outcome?: string; count?: number }
 export interface SentGoal { verb: string; matches?: string; tls?: boolean; by?: Actor; host?: string; count?: number }
 export interface ReplyGoal { to: string; code?: number; class?: number; enhanced?: string; by?: Actor; host?: string; count?: number }
 export interface ConnectedGoal { host: string; port?: number; by?: Actor; count?: number }
@@ -97,7 +98,8 @@ export type FieldType =
   | 'machine'
   | 'dnsType'
   | 'dnsStatus'
-  | 'dsnAction';
+  | 'dsnAction'
+  | 'outcome';
 
 export interface FieldSpec { type: FieldType; required?: boolean }
 
@@ -107,7 +109,13 @@ export interface FieldSpec { type: FieldType; required?: boolean }
  */
 export const LEAF_FIELDS: { readonly [K in LeafKind]: { readonly [F in keyof LeafGoals[K]]-?: FieldSpec } } = {
   typed: { pattern: { type: 'regex', required: true }, context: { type: 'context' }, count: { type: 'count' } },
-  ran: { command: { type: 'text', required: true }, matches: { type: 'regex' }, ok: { type: 'boolean' }, count: { type: 'count' } },
+  ran: {
+    command: { type: 'text', required: true },
+    matches: { type: 'regex' },
+    ok: { type: 'boolean' },
+    outcome: { type: 'outcome' },
+    count: { type: 'count' },
+  },
   sent: {
     verb: { type: 'verb', required: true },
     matches: { type: 'regex' },
@@ -352,7 +360,8 @@ function positionsOfLeaf(kind: LeafKind, spec: LeafGoals[LeafKind], record: Sess
       return record.shell.flatMap((run, index) => {
         const firstWord = (run.line.trim().split(/\s+/, 1)[0] ?? '').toLowerCase();
         const named = run.name.toLowerCase() === wanted || firstWord === wanted;
-        const fits = index >= cursor.shell && named && (g.ok === undefined || run.ok === g.ok) && (regex === undefined || regex.test(run.line));
+        const outcome = g.outcome === undefined || (run.outcome !== undefined && run.outcome.toLowerCase() === g.outcome.toLowerCase());
+        const fits = index >= cursor.shell && named && (g.ok === undefined || run.ok === g.ok) && outcome && (regex === undefined || regex.test(run.line));
         return fits ? [{ list: 'shell' as const, index, at: run.at }] : [];
       });
     }
@@ -608,7 +617,8 @@ function describeLeaf(kind: LeafKind, spec: LeafGoals[LeafKind]): string {
     }
     case 'ran': {
       const g = spec as RanGoal;
-      return `run ${g.command}${g.matches ? ` (matching /${g.matches}/)` : ''}${g.ok === false ? ' and see it fail' : ''}${times(g.count)}`;
+      const outcome = g.outcome ? ` and get the verdict "${g.outcome}"` : '';
+      return `run ${g.command}${g.matches ? ` (matching /${g.matches}/)` : ''}${g.ok === false ? ' and see it fail' : ''}${outcome}${times(g.count)}`;
     }
     case 'sent': {
       const g = spec as SentGoal;

@@ -9,6 +9,7 @@
  */
 import { defaultHosts, type DownMode } from '../sim/topology';
 import { parseDuration } from '../sim/clock';
+import { SPF_RESULTS } from '../sim/spf';
 import {
   COMBINATOR_KINDS,
   LEAF_FIELDS,
@@ -154,6 +155,8 @@ const MACHINES = ['server', 'client', 'delivery'];
 const DNS_TYPES = ['MX', 'A', 'AAAA', 'TXT', 'TLSA', 'CNAME'];
 const DNS_STATUSES = ['NOERROR', 'NXDOMAIN', 'SERVFAIL'];
 const DSN_ACTIONS = ['failed', 'delayed', 'delivered', 'relayed', 'expanded'];
+/** Verdicts a checking command reports: SPF's seven results (RFC 7208 §2.6); DMARC's are among them. */
+const OUTCOMES: readonly string[] = SPF_RESULTS;
 const VERB = /^[A-Za-z][A-Za-z0-9-]{1,15}$/;
 const HOST = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
@@ -232,6 +235,9 @@ function checkField(c: Checker, spec: FieldSpec, value: unknown, path: string): 
       return;
     case 'dsnAction':
       oneOf(DSN_ACTIONS);
+      return;
+    case 'outcome':
+      oneOf(OUTCOMES);
       return;
   }
 }

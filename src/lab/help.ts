@@ -15,7 +15,7 @@ const KEYS: readonly string[] = [
   '  Ctrl-]                                leave a session (or type QUIT)',
   '  Esc then Tab                          move focus out of the terminal',
   'Pasting several lines sends them together, as a pipelining client does.',
-  'In a session, \\n in a line sends a bare LF there (and \\r a bare CR): SMTP forbids them; lesson 19 shows why.',
+  'In a session, \\n in a line sends a bare LF there (and \\r a bare CR): SMTP forbids them; lesson 20 shows why.',
 ];
 
 const SMTP: readonly string[] = [
@@ -31,6 +31,29 @@ const SMTP: readonly string[] = [
 ];
 
 const TOPICS: Readonly<Record<string, readonly string[]>> = { keys: KEYS, smtp: SMTP };
+
+/** More on the commands whose output needs a key to read. */
+const MORE: Readonly<Partial<Record<ShellCommandName, readonly string[]>>> = {
+  spf: [
+    'The receiver asks the MAIL FROM domain (the envelope sender, not From:)',
+    'whether the connecting address may send its mail. It reads the domain\'s',
+    'v=spf1 TXT record term by term, left to right; the first match decides:',
+    '  +pass  -fail  ~softfail  ?neutral   (the qualifier of the matching term)',
+    '  none       no SPF record      permerror  broken record, or >10 lookups',
+    '  temperror  DNS failed, try later',
+    'spf <ip> alice@example.com checks the domain of that address.',
+  ],
+  dmarc: [
+    'DMARC passes when SPF or DKIM passed for a domain that matches From:.',
+    'Relaxed alignment (the default) accepts a subdomain (bounce.example.com',
+    'for example.com); strict (aspf=s, adkim=s) only the very same name.',
+    'Otherwise the policy p= applies: none (only reports), quarantine (spam',
+    'folder) or reject (refuse the message).',
+    '  --spf-domain D   the MAIL FROM domain; SPF is taken as passed for it,',
+    '                   or checked for real when --ip gives the address',
+    '  --dkim-domain D  the d= of a valid DKIM signature (this world signs nothing)',
+  ],
+};
 
 /** Help lines; `columns` is the terminal's width, so a phone gets each summary on its own line. */
 export function helpLines(topic?: string, columns = 80): readonly string[] {
@@ -51,7 +74,7 @@ export function helpLines(topic?: string, columns = 80): readonly string[] {
   if ((SMTP_VERBS as readonly string[]).includes(key.toUpperCase())) return SMTP;
   if (Object.hasOwn(SHELL_COMMANDS, key)) {
     const spec = SHELL_COMMANDS[key as ShellCommandName];
-    return [`${key}: ${spec.summary}`, `  usage:   ${spec.syntax}`, `  example: ${spec.example}`];
+    return [`${key}: ${spec.summary}`, `  usage:   ${spec.syntax}`, `  example: ${spec.example}`, ...(MORE[key as ShellCommandName] ?? [])];
   }
   const suggestion = closest(key, [...Object.keys(SHELL_COMMANDS), ...Object.keys(TOPICS)]);
   return [`No help on "${topic}".${suggestion ? ` Did you mean: help ${suggestion}` : ''} Type help for the list.`];

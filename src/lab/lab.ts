@@ -20,6 +20,7 @@ import { allowedNext, type ClientSnapshotLike } from '../machines/client';
 import { replyClass, type Reply } from '../protocol/reply';
 import { helpLines } from './help';
 import { parseShellLine, type ShellCommand } from './shell';
+import { checkHost, evaluateDmarc, formatDmarcEvaluation, formatSpfEvaluation, type DmarcResult, type SpfResult } from '../sim/spf';
 import { Conversation } from './conversation';
 import { Recorder, type ExplainedLine } from './recorder';
 import type { InputContext, SessionRecord } from './record';
@@ -97,6 +98,19 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   });
 }
 
+/** Verdicts coloured like reply classes: accepted, doubtful, try later, refused. */
+const SPF_TONES: Readonly<Record<SpfResult, Tone>> = {
+  pass: 'positive',
+  neutral: 'intermediate',
+  none: 'intermediate',
+  softfail: 'intermediate',
+  temperror: 'transient',
+  fail: 'permanent',
+  permerror: 'permanent',
+};
+
+const DMARC_TONES: Readonly<Record<DmarcResult, Tone>> = { pass: 'positive', none: 'intermediate', temperror: 'transient', fail: 'permanent' };
+
 function toneOf(code: number): Tone {
   return replyClass(code);
 }
@@ -136,6 +150,8 @@ export class Lab {
   private stepQueue: OutputLine[][] = [];
   private epoch = 0;
   private sessionSeq = 0;
+  /** The verdict of the shell command running now (spf, dmarc), recorded with it. */
+  private outcome: string | undefined;
   /** Where the world starts, and starts again on `reset`: the options', or a lesson's. */
   private start: LabStart;
 
@@ -279,6 +295,7 @@ export class Lab {
     }
     const command = parsed.command;
     let ok = true;
+    this.outcome = undefined;
     try {
       ok = await this.run(command);
     } catch (error) {
@@ -286,7 +303,7 @@ export class Lab {
       this.print([{ text: `Something went wrong: ${error instanceof Error ? error.message : String(error)}`, tone: 'error' }]);
     }
     const name = command.name === 'connect' ? command.tool : command.name;
-    this.recorder.shell({ at, name, line, ok });
+    this.recorder.shell({ at, name, line, ok, ...(this.outcome === undefined ? {} : { outcome: this.outcome }) });
   }
 
   private async run(command: ShellCommand): Promise<boolean> {
@@ -335,7 +352,49 @@ export class Lab {
         return true;
       case 'personas':
         return this.listPersonas();
+      case 'spf':
+        if (!this.simOnly('spf')) return false;
+        return this.spf(command);
+      case 'dmarc':
+        if (!this.simOnly('dmarc')) return false;
+        return this.dmarc(command);
     }
+  }
+
+  // ── spf, dmarc: the receiver's authentication checks over the world's DNS ────────────────
+
+  private spf(command: Extract<ShellCommand, { name: 'spf' }>): boolean {
+    const evaluation = checkHost(this.world.zones, command.ip, command.domain, command.sender ? { sender: command.sender } : {});
+    this.printVerdict(formatSpfEvaluation(evaluation), SPF_TONES[evaluation.result]);
+    this.outcome = evaluation.result;
+    return true;
+  }
+
+  private dmarc(command: Extract<ShellCommand, { name: 'dmarc' }>): boolean {
+    const lines: string[] = [];
+    let spf: { domain: string; result: SpfResult } | undefined;
+    if (command.spfDomain !== undefined && command.ip !== undefined) {
+      const evaluation = checkHost(this.world.zones, command.ip, command.spfDomain);
+      lines.push(...formatSpfEvaluation(evaluation), '');
+      spf = { domain: command.spfDomain, result: evaluation.result };
+    } else if (command.spfDomain !== undefined) {
+      lines.push(`SPF is taken as passed for ${command.spfDomain} (add --ip <address> to check it).`);
+      spf = { domain: command.spfDomain, result: 'pass' };
+    }
+    if (command.dkimDomain !== undefined) lines.push(`DKIM: taking a valid signature with d=${command.dkimDomain} (this world does not sign messages).`);
+    const evaluation = evaluateDmarc(this.world.zones, {
+      fromDomain: command.fromDomain,
+      ...(spf ? { spf } : {}),
+      ...(command.dkimDomain !== undefined ? { dkim: { domain: command.dkimDomain, result: 'pass' as const } } : {}),
+    });
+    this.printVerdict([...lines, ...formatDmarcEvaluation(evaluation)], DMARC_TONES[evaluation.result]);
+    this.outcome = evaluation.result;
+    return true;
+  }
+
+  /** Plain lines, the last one (the verdict) in the tone of its result. */
+  private printVerdict(lines: readonly string[], tone: Tone): void {
+    this.print(lines.map((text, i) => ({ text, tone: i === lines.length - 1 ? tone : ('plain' as Tone) })));
   }
 
   private simOnly(name: string): boolean {

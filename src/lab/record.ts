@@ -23,6 +23,8 @@ export interface ShellRun {
   readonly line: string;
   /** False when the command ran but failed (unknown host, refused connection, ...). */
   readonly ok: boolean;
+  /** The verdict a checking command reached, in one word: `spf` gives its SPF result, `dmarc` pass or fail. */
+  readonly outcome?: string;
 }
 
 /** swaks-style direction marks: `->`/`<-` in the clear, `~>`/`<~` inside TLS. */

@@ -4,6 +4,7 @@
  * caller decides who answers each command. Errors are one or two short lines a learner can act
  * on, with a "did you mean" when a name is close to a known one.
  */
+import { parseIp } from '../sim/spf';
 
 export const DNS_TYPES = ['MX', 'A', 'AAAA', 'TXT', 'TLSA'] as const;
 export type DnsType = (typeof DNS_TYPES)[number];
@@ -41,6 +42,13 @@ export type ShellCommand =
   /** `advanceMs` null: show the virtual clock without moving it. */
   | { readonly name: 'clock'; readonly advanceMs: number | null }
   | { readonly name: 'mailbox'; readonly address: string }
+  /** check_host(ip, domain) of RFC 7208; `sender` when a whole MAIL FROM address was given. */
+  | { readonly name: 'spf'; readonly ip: string; readonly domain: string; readonly sender?: string }
+  /**
+   * DMARC for a From: domain. `spfDomain` is the MAIL FROM domain; with `ip` its SPF is checked,
+   * without it SPF is taken as passed for that domain. `dkimDomain` is the d= of a valid signature.
+   */
+  | { readonly name: 'dmarc'; readonly fromDomain: string; readonly spfDomain?: string; readonly ip?: string; readonly dkimDomain?: string }
   | { readonly name: 'help'; readonly topic?: string }
   | { readonly name: 'clear' }
   | { readonly name: 'reset' }
@@ -436,6 +444,95 @@ function parseMailbox(args: readonly string[]): ShellParse {
   return ok({ name: 'mailbox', address });
 }
 
+/** A domain, or the domain of an address (the part after the last @). */
+function domainOrAddress(text: string, what: string, example: string): { domain: string; address?: string } | { error: string } {
+  const bare = text.replace(/^<(.*)>$/, '$1');
+  if (bare.includes('@')) {
+    const address = parseAddress(bare, what);
+    if (typeof address !== 'string') return address;
+    return { domain: address.slice(address.lastIndexOf('@') + 1).toLowerCase(), address };
+  }
+  if (!HOST.test(bare) || IPV4.test(bare)) return { error: `"${text}" is not a domain name. Example: ${example}` };
+  return { domain: bare.toLowerCase().replace(/\.$/, '') };
+}
+
+const SPF_EXAMPLE = 'spf 192.0.2.25 example.com';
+
+function parseSpf(args: readonly string[]): ShellParse {
+  const usage = `spf takes the connecting IP address and the MAIL FROM domain (or address). Example: ${SPF_EXAMPLE}`;
+  if (args.length === 0) return fail(usage);
+  if (args.length === 1) {
+    return fail(parseIp(args[0]) ? `Which domain? ${usage}` : `Which IP address is connecting? ${usage}`);
+  }
+  if (args.length > 2) return fail(`spf takes two words, not ${args.length}. ${usage}`);
+  const [ipText, domainText] = args;
+  if (!parseIp(ipText)) {
+    if (parseIp(domainText)) return fail(`Give the IP address first, then the domain: spf ${domainText} ${ipText}`);
+    return fail(`"${ipText}" is not an IPv4 or IPv6 address. ${usage}`);
+  }
+  const target = domainOrAddress(domainText, 'spf', SPF_EXAMPLE);
+  if ('error' in target) return fail(target.error);
+  return ok({ name: 'spf', ip: ipText, domain: target.domain, ...(target.address ? { sender: target.address } : {}) });
+}
+
+const DMARC_EXAMPLE = 'dmarc example.com --spf-domain bounce.example.com --ip 198.51.100.140';
+const DMARC_OPTIONS = ['--spf-domain', '--ip', '--dkim-domain'];
+
+function parseDmarc(args: readonly string[]): ShellParse {
+  const usage = `Usage: dmarc <From: domain> [--spf-domain <MAIL FROM domain> [--ip <address>]] [--dkim-domain <d= domain>]. Example: ${DMARC_EXAMPLE}`;
+  let fromDomain: string | undefined;
+  let spfDomain: string | undefined;
+  let ip: string | undefined;
+  let dkimDomain: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    let arg = args[i];
+    let inline: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      inline = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const value = (): string | undefined => inline ?? args[++i];
+    switch (arg) {
+      case '--spf-domain':
+      case '--dkim-domain': {
+        const v = value();
+        if (!v) return fail(`${arg} needs a domain. ${usage}`);
+        const target = domainOrAddress(v, arg, DMARC_EXAMPLE);
+        if ('error' in target) return fail(target.error);
+        if (arg === '--spf-domain') spfDomain = target.domain;
+        else dkimDomain = target.domain;
+        break;
+      }
+      case '--ip': {
+        const v = value();
+        if (!v || !parseIp(v)) return fail(`--ip needs the connecting IPv4 or IPv6 address${v ? `, not "${v}"` : ''}. ${usage}`);
+        ip = v;
+        break;
+      }
+      default: {
+        if (arg.startsWith('-')) {
+          const hint = closest(arg, DMARC_OPTIONS);
+          return fail(`dmarc does not take ${arg}. Options: ${DMARC_OPTIONS.join(', ')}.`, hint ? `dmarc ${[...args.slice(0, i), hint, ...args.slice(i + 1)].join(' ')}` : undefined);
+        }
+        if (fromDomain !== undefined) return fail(`dmarc checks one From: domain, not ${fromDomain} and ${arg}. ${usage}`);
+        const target = domainOrAddress(arg, 'dmarc', DMARC_EXAMPLE);
+        if ('error' in target) return fail(target.error);
+        fromDomain = target.domain;
+      }
+    }
+  }
+  if (fromDomain === undefined) return fail(`dmarc needs the domain of the From: header. ${usage}`);
+  if (ip !== undefined && spfDomain === undefined) return fail(`--ip is checked against the MAIL FROM domain: add --spf-domain. ${usage}`);
+  return ok({
+    name: 'dmarc',
+    fromDomain,
+    ...(spfDomain ? { spfDomain } : {}),
+    ...(ip ? { ip } : {}),
+    ...(dkimDomain ? { dkimDomain } : {}),
+  });
+}
+
 function parseHelp(args: readonly string[]): ShellParse {
   if (args.length > 1) return fail('help takes one topic at most. Try: help, or help dig');
   return ok(args[0] ? { name: 'help', topic: args[0].toLowerCase() } : { name: 'help' });
@@ -488,6 +585,18 @@ export const SHELL_COMMANDS: Readonly<Record<ShellCommandName, CommandSpec>> = {
     summary: 'show or advance the virtual clock (deferred mail is retried)',
     example: 'clock +30m',
     parse: parseClock,
+  },
+  spf: {
+    syntax: 'spf <ip> <domain|address>',
+    summary: 'check SPF: may this IP send mail for this MAIL FROM domain?',
+    example: SPF_EXAMPLE,
+    parse: parseSpf,
+  },
+  dmarc: {
+    syntax: 'dmarc <from-domain> [--spf-domain D [--ip IP]] [--dkim-domain D]',
+    summary: 'check DMARC: does the From: domain align with SPF or DKIM?',
+    example: DMARC_EXAMPLE,
+    parse: parseDmarc,
   },
   mailbox: { syntax: 'mailbox <addr>', summary: 'read mail delivered to an address, bounces included', example: 'mailbox alice@example.com', parse: parseMailbox },
   help: { syntax: 'help [topic]', summary: 'this list, or more on one command (help dig, help keys)', example: 'help telnet', parse: parseHelp },

@@ -6,3 +6,4 @@ export * from './topology';
 export * from './mailbox';
 export * from './events';
 export * from './dsn';
+export * from './spf';

@@ -197,6 +197,28 @@ domains.push({ domain: 'broken-dns.example', teaches: 'its DNS servers answer SE
 export const NXDOMAIN_EXAMPLE = 'no-such-domain.example';
 domains.push({ domain: NXDOMAIN_EXAMPLE, teaches: 'does not exist (NXDOMAIN): a permanent failure, 5.1.2' });
 
+// --- SPF and DMARC lessons (TXT records only) ------------------------------------------------
+
+// mailer.example is a bulk-mail provider; its customers point their SPF at its record.
+txt('mailer.example', 'v=spf1 ip4:198.51.100.128/25 ip6:2001:db8:5::/48 -all');
+// A customer that borrows the provider's list with include:, and ends in a soft "~all".
+txt('newsletter.example', 'v=spf1 include:mailer.example ~all');
+txt('_dmarc.newsletter.example', 'v=DMARC1; p=none; rua=mailto:dmarc-reports@newsletter.example');
+// A customer that hands its whole policy to the provider with redirect=: the provider's "-all" is final.
+txt('promo.example', 'v=spf1 redirect=mailer.example');
+// example.com's own bounce address at the provider: MAIL FROM in a subdomain of example.com, so DMARC can align it.
+txt('bounce.example.com', 'v=spf1 include:mailer.example -all');
+// A record that grew one include at a time until it needs more than ten DNS lookups (RFC 7208 §4.6.4).
+txt('toomany.example', 'v=spf1 include:_spf.crm.example include:_spf.helpdesk.example include:mailer.example ~all');
+txt('_spf.crm.example', 'v=spf1 include:_net1.crm.example include:_net2.crm.example include:_net3.crm.example -all');
+txt('_net1.crm.example', 'v=spf1 ip4:203.0.113.64/28 -all');
+txt('_net2.crm.example', 'v=spf1 ip4:203.0.113.80/28 -all');
+txt('_net3.crm.example', 'v=spf1 ip6:2001:db8:c0::/48 -all');
+txt('_spf.helpdesk.example', 'v=spf1 a:mx1.example.net mx:example.net include:_spf.crm.example -all');
+// Strict DMARC alignment: mail.bank.example passes SPF but is not exactly bank.example.
+txt('mail.bank.example', 'v=spf1 include:mailer.example -all');
+txt('_dmarc.bank.example', 'v=DMARC1; p=reject; aspf=s; adkim=s; rua=mailto:dmarc-reports@bank.example');
+
 // -------------------------------------------------------------------------------------------
 
 export const defaultZones: Zones = { records, servfail, mtaSts };

@@ -97,6 +97,27 @@ describe('leaf goals', () => {
   });
 });
 
+describe('ran: a shell command and its verdict', () => {
+  it('outcome compares the whole verdict, without regard to case; fail is not softfail', () => {
+    const b = new RecordBuilder()
+      .shell('spf 203.0.113.99 newsletter.example', true, 'softfail')
+      .shell('spf 203.0.113.99 example.com', true, 'fail')
+      .shell('dig TXT example.com');
+    const rec = b.record;
+    expect(evaluate({ ran: { command: 'spf', outcome: 'softfail' } }, rec).met).toBe(true);
+    expect(evaluate({ ran: { command: 'spf', outcome: 'FAIL', matches: 'newsletter' } }, rec).met).toBe(false);
+    expect(evaluate({ ran: { command: 'spf', outcome: 'fail', matches: 'example\\.com$' } }, rec).met).toBe(true);
+    expect(evaluate({ ran: { command: 'spf', outcome: 'pass' } }, rec).met).toBe(false);
+    // A command that reports no verdict never meets an outcome.
+    expect(evaluate({ ran: { command: 'dig', outcome: 'pass' } }, rec).met).toBe(false);
+    expect(evaluate({ ran: { command: 'dig' } }, rec).met).toBe(true);
+  });
+
+  it('reads as a checklist line', () => {
+    expect(describeGoal({ ran: { command: 'spf', outcome: 'softfail' } })).toBe('run spf and get the verdict "softfail"');
+  });
+});
+
 describe('combinators', () => {
   it('inOrder needs each part after the previous one', () => {
     const b = new RecordBuilder()

@@ -31,9 +31,9 @@ export class RecordBuilder {
     return this;
   }
 
-  shell(line: string, ok = true): this {
+  shell(line: string, ok = true, outcome?: string): this {
     this.record.typed.push({ at: this.now, text: line, context: 'shell' });
-    this.record.shell.push({ at: this.now, name: line.split(' ')[0]!, line, ok });
+    this.record.shell.push({ at: this.now, name: line.split(' ')[0]!, line, ok, ...(outcome === undefined ? {} : { outcome }) });
     return this;
   }
 

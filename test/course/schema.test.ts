@@ -70,13 +70,14 @@ describe('the course in lessons/', () => {
     expect(result.ok ? [] : result.errors).toEqual([]);
   });
 
-  it('has the twenty lessons in order, 3-6 steps each, and a sandbox without steps', () => {
+  it('has the twenty-one lessons in order, 3-6 steps each, and a sandbox without steps', () => {
     const result = validateCourse(files);
     if (!result.ok) throw new Error(result.errors.join('\n'));
     const { lessons, sandbox } = result.value;
     expect(lessons.map((l) => l.id)).toEqual([
       'big-picture', 'dns', 'connecting', 'ehlo', 'starttls', 'auth', 'envelope', 'data', 'rset-quit', 'reply-codes',
-      'relay', 'greylisting', 'unknown-user', 'rejected-at-data', 'dsn', 'tls-failures', 'all-mx-down', 'pipelining', 'smuggling', 'capstone',
+      'relay', 'greylisting', 'unknown-user', 'rejected-at-data', 'spf-dmarc', 'dsn', 'tls-failures', 'all-mx-down', 'pipelining', 'smuggling',
+      'capstone',
     ]);
     for (const lesson of lessons) {
       expect(lesson.steps.length, lesson.id).toBeGreaterThanOrEqual(3);
@@ -113,6 +114,17 @@ describe('a broken lesson fails with the file, the field and what was expected',
     expect(errors.some((e) => e.startsWith('lessons/07-envelope.json: steps[0].goal.allOf[0]: unknown goal kind "replied"'))).toBe(true);
     expect(errors.some((e) => e.startsWith('lessons/07-envelope.json: steps[0].goal.allOf[1]: expected exactly one goal kind'))).toBe(true);
     expect(errors.some((e) => e.startsWith('lessons/07-envelope.json: steps[0].goal.allOf[2].not.dns.type: expected one of'))).toBe(true);
+  });
+
+  it('a ran goal whose outcome is not a verdict a command reports', () => {
+    const lesson = goodLesson();
+    lesson.steps[0].goal = { ran: { command: 'spf', outcome: 'sofftail' } };
+    const errors = errorsOf(lesson);
+    expect(errors).toEqual([
+      'lessons/07-envelope.json: steps[0].goal.ran.outcome: expected one of "pass", "fail", "softfail", "neutral", "none", "permerror", "temperror", got "sofftail"',
+    ]);
+    lesson.steps[0].goal = { ran: { command: 'spf', outcome: 'softfail' } };
+    expect(errorsOf(lesson)).toEqual([]);
   });
 
   it('hints: fewer than two, or a last hint without the exact command', () => {

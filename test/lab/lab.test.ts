@@ -237,3 +237,51 @@ describe('typing bytes SMTP forbids', () => {
     expect(unescapeLine('plain text')).toBe('plain text');
   });
 });
+
+describe('spf and dmarc in the lab', () => {
+  it('spf prints the trace and the verdict, and the record keeps the verdict', async () => {
+    const t = open();
+    await t.type('spf 203.0.113.99 newsletter.example');
+    const printed = t.take();
+    expect(printed[0]).toMatch(/^SPF \(RFC 7208\): may 203\.0\.113\.99 send mail/);
+    expect(printed).toContain('  newsletter.example TXT "v=spf1 include:mailer.example ~all"');
+    expect(printed.at(-1)).toMatch(/^Result: softfail\./);
+    expect(t.out.length).toBe(0);
+    expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'spf', ok: true, outcome: 'softfail' });
+  });
+
+  it('the verdict line has the tone of its result', async () => {
+    const t = open();
+    await t.type('spf 192.0.2.25 example.com');
+    const pass = t.out.splice(0);
+    await t.type('spf 203.0.113.99 example.com');
+    const fail = t.out.splice(0);
+    expect(pass.at(-1)).toMatchObject({ tone: 'positive' });
+    expect(fail.at(-1)).toMatchObject({ tone: 'permanent' });
+    expect(pass.slice(0, -1).every((l) => l.tone === 'plain')).toBe(true);
+  });
+
+  it('dmarc with --ip checks SPF for real first, then alignment and policy', async () => {
+    const t = open();
+    await t.type('dmarc example.com --spf-domain mailer.example --ip 198.51.100.140');
+    const printed = t.take().join('\n');
+    expect(printed).toMatch(/Result: pass\. mailer\.example authorises 198\.51\.100\.140/);
+    expect(printed).toMatch(/_dmarc\.example\.com TXT "v=DMARC1; p=reject/);
+    expect(printed).toMatch(/Result: fail\. Neither SPF nor DKIM vouches for example\.com; policy reject/);
+    expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'dmarc', outcome: 'fail' });
+    await t.type('dmarc example.com --spf-domain bounce.example.com --ip 198.51.100.140');
+    expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'dmarc', outcome: 'pass' });
+    // An address outside the provider's list: SPF fails, so alignment cannot help.
+    await t.type('dmarc example.com --spf-domain bounce.example.com --ip 203.0.113.99');
+    expect(t.take().join('\n')).toMatch(/SPF: fail for MAIL FROM domain bounce\.example\.com/);
+    expect(t.lab.record.shell.at(-1)).toMatchObject({ outcome: 'fail' });
+  });
+
+  it('a typo in spf is an error with usage; nothing is recorded as a verdict', async () => {
+    const t = open();
+    await t.type('spf example.com 192.0.2.25');
+    expect(t.take()).toEqual(['Give the IP address first, then the domain: spf 192.0.2.25 example.com']);
+    expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'error', ok: false });
+    expect(t.lab.record.shell.at(-1)).not.toHaveProperty('outcome');
+  });
+});

@@ -193,3 +193,57 @@ describe('help', () => {
     expect(helpLines('dgi')[0]).toMatch(/Did you mean: help dig/);
   });
 });
+
+describe('spf and dmarc', () => {
+  it.each([
+    ['spf 192.0.2.25 example.com', { name: 'spf', ip: '192.0.2.25', domain: 'example.com' }],
+    ['spf 2001:db8::25 Example.COM.', { name: 'spf', ip: '2001:db8::25', domain: 'example.com' }],
+    ['spf 192.0.2.25 alice@example.com', { name: 'spf', ip: '192.0.2.25', domain: 'example.com', sender: 'alice@example.com' }],
+    ['spf 192.0.2.25 <alice@example.com>', { name: 'spf', ip: '192.0.2.25', domain: 'example.com', sender: 'alice@example.com' }],
+  ])('%s', (line, expected) => {
+    expect(command(line)).toEqual(expected);
+  });
+
+  it('spf explains what is missing or wrong, with an example', () => {
+    expect(failure('spf').error).toMatch(/connecting IP address and the MAIL FROM domain.*spf 192\.0\.2\.25 example\.com/);
+    expect(failure('spf 192.0.2.25').error).toMatch(/^Which domain\?/);
+    expect(failure('spf example.com').error).toMatch(/^Which IP address/);
+    expect(failure('spf example.com 192.0.2.25').error).toBe('Give the IP address first, then the domain: spf 192.0.2.25 example.com');
+    expect(failure('spf 192.0.2.300 example.com').error).toMatch(/"192\.0\.2\.300" is not an IPv4 or IPv6 address/);
+    expect(failure('spf 192.0.2.25 bad!name').error).toMatch(/"bad!name" is not a domain name/);
+    expect(failure('spf 192.0.2.25 example.com extra').error).toMatch(/two words, not 3/);
+  });
+
+  it('dmarc takes the From: domain and optional SPF and DKIM domains', () => {
+    expect(command('dmarc example.com')).toEqual({ name: 'dmarc', fromDomain: 'example.com' });
+    expect(command('dmarc news@example.com --spf-domain bounce.example.com --ip 198.51.100.140 --dkim-domain example.com')).toEqual({
+      name: 'dmarc',
+      fromDomain: 'example.com',
+      spfDomain: 'bounce.example.com',
+      ip: '198.51.100.140',
+      dkimDomain: 'example.com',
+    });
+    expect(command('dmarc --spf-domain=mailer.example example.com')).toEqual({ name: 'dmarc', fromDomain: 'example.com', spfDomain: 'mailer.example' });
+  });
+
+  it('dmarc refuses bad input with the usage, and suggests a misspelt option', () => {
+    expect(failure('dmarc').error).toMatch(/needs the domain of the From: header.*Usage: dmarc/);
+    expect(failure('dmarc example.com example.net').error).toMatch(/one From: domain, not example\.com and example\.net/);
+    expect(failure('dmarc example.com --ip 198.51.100.140').error).toMatch(/add --spf-domain/);
+    expect(failure('dmarc example.com --spf-domain mailer.example --ip nowhere').error).toMatch(/--ip needs the connecting IPv4 or IPv6 address, not "nowhere"/);
+    expect(failure('dmarc example.com --spf-domain').error).toMatch(/--spf-domain needs a domain/);
+    const typo = failure('dmarc example.com --dkim-domian example.com');
+    expect(typo.error).toMatch(/does not take --dkim-domian/);
+    expect(typo.suggestion).toBe('dmarc example.com --dkim-domain example.com');
+  });
+
+  it('help lists both and explains the results; no help line is wider than 80 columns', () => {
+    const all = helpLines();
+    expect(all.some((l) => /^ {2}spf +check SPF/.test(l))).toBe(true);
+    expect(all.some((l) => /^ {2}dmarc +check DMARC/.test(l))).toBe(true);
+    const spfHelp = helpLines('spf');
+    expect(spfHelp.join('\n')).toMatch(/usage: +spf <ip> <domain\|address>[\s\S]*~softfail[\s\S]*permerror/);
+    expect(helpLines('dmarc').join('\n')).toMatch(/p=[\s\S]*quarantine[\s\S]*--dkim-domain/);
+    for (const line of [...all, ...spfHelp, ...helpLines('dmarc')]) expect(line.length, line).toBeLessThanOrEqual(80);
+  });
+});
