@@ -40,7 +40,7 @@
  *
  * Waits are XState `after` delays: with the world's virtual clock five days take milliseconds.
  */
-import { assign, setup, type ActorRefFrom } from 'xstate';
+import { assign, fromCallback, setup, type ActorRefFrom } from 'xstate';
 import type { Reply } from '../protocol/reply';
 
 
@@ -207,27 +207,24 @@ export function recordVerdicts(
   routeOutcome: 'no-route' | 'suspended' = 'no-route',
 ): QueueNotice[] {
   const { trials, verdicts } = result;
-  const byAddress = new Map(verdicts.map((v) => [v.address, v]));
   const recipients = record.recipients;
-  for (let i = 0; i < recipients.length; i++) {
-    const r = recipients[i]!;
-    const verdict = byAddress.get(r.address);
-    if (!verdict || !isPending(r)) continue;
-    recipients[i] = { ...r, status: verdict.outcome, statusCode: verdict.status, attempts: r.attempts + 1, last: verdict };
+  // Records are rewritten tens of thousands of times in a long run: plain loops and objects of
+  // one shape (no spreads) keep that cheap.
+  for (const verdict of verdicts) {
+    for (let i = 0; i < recipients.length; i++) {
+      const r = recipients[i]!;
+      if (r.address !== verdict.address || !isPending(r)) continue;
+      recipients[i] = { address: r.address, status: verdict.outcome, statusCode: verdict.status, attempts: r.attempts + 1, last: verdict };
+      break;
+    }
   }
   const addresses = verdicts.map((v) => v.address);
   for (const t of trials) {
-    record.timeline.push({
-      attempt,
-      at: t.at,
-      host: t.host,
-      outcome: t.outcome,
-      summary: t.summary,
-      ...(t.reply ? { reply: t.reply } : {}),
-      ...(t.connectionId ? { connectionId: t.connectionId } : {}),
-      ...(t.downgraded ? { downgraded: true } : {}),
-      recipients: addresses,
-    });
+    const entry: TimelineEntry = { attempt, at: t.at, host: t.host, outcome: t.outcome, summary: t.summary, recipients: addresses };
+    if (t.reply) entry.reply = t.reply;
+    if (t.connectionId) entry.connectionId = t.connectionId;
+    if (t.downgraded) entry.downgraded = true;
+    record.timeline.push(entry);
   }
   if (trials.length === 0) {
     for (const v of verdicts) record.timeline.push({ attempt, at: now, outcome: routeOutcome, summary: v.diagnostic, recipients: [v.address] });
@@ -354,6 +351,13 @@ export interface DestinationContext {
   runs: number;
 }
 
+/** What a delivery run is given: the entries due now, and the destination's suspension. */
+export interface DeliveryRunInput {
+  destination: string;
+  entries: readonly QueueEntry[];
+  suspension: Suspension | undefined;
+}
+
 export type DestinationEvent =
   | { type: 'enqueue'; entry: QueueEntry }
   /** The run ended: these entries wait again; the destination's suspension as the run left it. */
@@ -371,16 +375,16 @@ export const destinationQueueMachine = setup({
     events: {} as DestinationEvent,
     input: {} as DestinationInput,
   },
-  actions: {
+  actors: {
     /**
-     * The world's delivery run for `context.inFlight`, provided with
-     * `destinationQueueMachine.provide({ actions: { deliver } })`. It must end by sending
-     * `run.done` to the machine (at once, or later in virtual time). Without one, the queue
-     * stops with an error rather than pretend mail went somewhere.
+     * The world's delivery run for the entries due, provided with
+     * `destinationQueueMachine.provide({ actors: { deliver } })`. It must end by sending back
+     * `run.done` (at once, or later in virtual time). Without one, the queue stops with an error
+     * rather than pretend mail went somewhere.
      */
-    deliver: ({ context }) => {
-      throw new Error(`destination queue ${context.destination}: no delivery transport was provided`);
-    },
+    deliver: fromCallback<DestinationEvent, DeliveryRunInput>(({ input }) => {
+      throw new Error(`destination queue ${input.destination}: no delivery transport was provided`);
+    }),
   },
   guards: {
     nothingQueued: ({ context }) => context.queued.length === 0,
@@ -406,13 +410,16 @@ export const destinationQueueMachine = setup({
       after: { untilEarliestDue: 'delivering' },
     },
     delivering: {
-      entry: [
-        assign(({ context }) => {
-          const now = context.now();
-          return { inFlight: context.queued.filter((e) => e.dueAt <= now), queued: context.queued.filter((e) => e.dueAt > now), runs: context.runs + 1 };
-        }),
-        'deliver',
-      ],
+      entry: assign(({ context }) => {
+        const now = context.now();
+        return { inFlight: context.queued.filter((e) => e.dueAt <= now), queued: context.queued.filter((e) => e.dueAt > now), runs: context.runs + 1 };
+      }),
+      // An invoked actor, not an action: a run speaks SMTP through other actors, and may last
+      // into virtual time (connect timeouts, a tarpit).
+      invoke: {
+        src: 'deliver',
+        input: ({ context }) => ({ destination: context.destination, entries: context.inFlight, suspension: context.suspension }),
+      },
       on: {
         enqueue: { actions: assign({ queued: ({ context, event }) => context.queued.concat(event.entry) }) },
         'run.done': {

@@ -14,7 +14,7 @@
  * greylisting and rate limits remember earlier connections. Bounces are RFC 3464 DSNs sent back
  * through the same queue to the sender's domain, from `<>` (RFC 5321 §4.5.5).
  */
-import { createActor } from 'xstate';
+import { createActor, fromCallback } from 'xstate';
 import {
   deferEntry,
   destinationQueueMachine,
@@ -23,6 +23,8 @@ import {
   openMessageRecord,
   recordVerdicts,
   DEFAULT_RETRY_POLICY,
+  type DeliveryRunInput,
+  type DestinationEvent,
   type DestinationQueueActor,
   type HostTrial,
   type MessageRecord,
@@ -234,6 +236,16 @@ function decidedRecipients(result: MessageResult, report: ClientReport): Recipie
   return result.recipients.filter(
     (r) => r.stage === 'rcpt' || r.stage === 'data' || (r.stage === 'mail' && r.status === 'failed') || (r.stage === 'session' && r.status === 'failed' && report.tlsFailure === undefined),
   );
+}
+
+/** The same verdict for every recipient of an entry (a route failure, a host failure). */
+function verdictsFor(entry: QueueEntry, outcome: 'failed' | 'deferred', failure: { status: string; diagnostic: string; reply?: Reply; host?: string }): RecipientVerdict[] {
+  return entry.recipients.map((address) => {
+    const verdict: RecipientVerdict = { address, outcome, status: failure.status, diagnostic: failure.diagnostic };
+    if (failure.reply) verdict.reply = failure.reply;
+    if (failure.host) verdict.remoteMta = failure.host;
+    return verdict;
+  });
 }
 
 function defaultStatus(reply: Reply): string {
@@ -487,10 +499,10 @@ export function createWorld(options: WorldOptions = {}): World {
     let queue = destinations.get(key);
     if (queue) return queue;
     const machine = destinationQueueMachine.provide({
-      actions: {
-        deliver: ({ context, self }) => {
-          runDestination(queue!, context.inFlight, context.suspension, (requeue, suspension) => self.send({ type: 'run.done', requeue, suspension }));
-        },
+      actors: {
+        deliver: fromCallback<DestinationEvent, DeliveryRunInput>(({ input, sendBack }) => {
+          runDestination(queue!, input.entries, input.suspension, (requeue, suspension) => sendBack({ type: 'run.done', requeue, suspension }));
+        }),
       },
     });
     const actor = createActor(machine, { input: { destination: domain, now: () => clock.now(), held: () => holding > 0 || advancing > 0 }, clock });
@@ -532,7 +544,10 @@ export function createWorld(options: WorldOptions = {}): World {
   ): void {
     const { domain, origin } = queue;
     const requeue: QueueEntry[] = [];
-    const entries = due.filter((e) => byId.has(e.messageId)).map((e) => ({ ...e, attempts: e.attempts + 1 }));
+    const entries: QueueEntry[] = [];
+    for (const e of due) {
+      if (byId.has(e.messageId)) entries.push({ messageId: e.messageId, recipients: e.recipients, dueAt: e.dueAt, attempts: e.attempts + 1, deferrals: e.deferrals });
+    }
     const trials = new Map<QueueEntry, HostTrial[]>(entries.map((e) => [e, []]));
     const settle = (entry: QueueEntry, verdicts: RecipientVerdict[], routeOutcome?: 'no-route' | 'suspended') => {
       const message = byId.get(entry.messageId)!;
@@ -541,20 +556,15 @@ export function createWorld(options: WorldOptions = {}): World {
       const notices = recordVerdicts(record, entry.attempts, now, { trials: trials.get(entry) ?? [], verdicts }, routeOutcome);
       const after = deferEntry(record, domain, entry, now);
       if (after.requeue) requeue.push(after.requeue);
-      for (const notice of notices.concat(after.notices)) onQueueNotice(message, notice);
+      for (const notice of notices) onQueueNotice(message, notice);
+      for (const notice of after.notices) onQueueNotice(message, notice);
       if (!message.settled && isSettled(record)) {
         message.settled = true;
         unsettled -= 1;
       }
     };
     const settleAll = (outcome: 'failed' | 'deferred', failure: HostFailure, routeOutcome?: 'no-route' | 'suspended') => {
-      for (const entry of entries) {
-        settle(
-          entry,
-          entry.recipients.map((address) => ({ address, outcome, status: failure.status, diagnostic: failure.diagnostic, ...(failure.reply ? { reply: failure.reply } : {}), ...(failure.host ? { remoteMta: failure.host } : {}) })),
-          routeOutcome,
-        );
-      }
+      for (const entry of entries) settle(entry, verdictsFor(entry, outcome, failure), routeOutcome);
     };
 
     if (entries.length === 0) {
@@ -609,12 +619,7 @@ export function createWorld(options: WorldOptions = {}): World {
         // Every host failed at the connection or session level: wait and try again later.
         const why = lastFailure ?? { status: '4.4.1', diagnostic: `no MX host of ${domain} could be reached` };
         exhausted = why;
-        for (const entry of group) {
-          settle(
-            entry,
-            entry.recipients.map((address) => ({ address, outcome: 'deferred' as const, status: why.status, diagnostic: why.diagnostic, ...(why.reply ? { reply: why.reply } : {}), ...(why.host ? { remoteMta: why.host } : {}) })),
-          );
-        }
+        for (const entry of group) settle(entry, verdictsFor(entry, 'deferred', why));
         nextStep();
         return;
       }
@@ -680,11 +685,10 @@ export function createWorld(options: WorldOptions = {}): World {
           return { from: message.from, recipients: entry.recipients.slice(), content: message.content };
         });
         runClientSession(opened.connection, { clientName: origin.hostname, tls, messages }, clock, (report) => {
-          const trialBase = { host, at, connectionId };
           // Opportunistic TLS whose handshake broke: connect again without STARTTLS, as Postfix does.
           if (report.tls === 'handshake-failed' && tls === 'opportunistic') {
             for (const entry of batch) {
-              trials.get(entry)!.push({ ...trialBase, outcome: 'tls-failed', summary: `TLS handshake with ${host} failed; retrying in plaintext (opportunistic TLS)`, downgraded: true });
+              trials.get(entry)!.push({ host, at, connectionId, outcome: 'tls-failed', summary: `TLS handshake with ${host} failed; retrying in plaintext (opportunistic TLS)`, downgraded: true });
             }
             downgraded.push(...batch);
             nextConnection();
@@ -710,14 +714,12 @@ export function createWorld(options: WorldOptions = {}): World {
                 : reply
                   ? `${host} said: ${shortReply(reply)}`
                   : `lost connection with ${host}`;
-              trials.get(entry)!.push({
-                ...trialBase,
-                outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred',
-                summary: diagnostic,
-                ...(reply ? { reply } : {}),
-              });
+              const trial: HostTrial = { host, at, connectionId, outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred', summary: diagnostic };
+              if (reply) trial.reply = reply;
+              trials.get(entry)!.push(trial);
               undecided.push(entry);
-              failure = { status: report.tlsFailure ? '4.7.5' : status, diagnostic, ...(reply ? { reply } : {}), host };
+              failure = { status: report.tlsFailure ? '4.7.5' : status, diagnostic, host };
+              if (reply) failure.reply = reply;
               continue;
             }
             answered = true;
@@ -725,13 +727,10 @@ export function createWorld(options: WorldOptions = {}): World {
             const outcome: HostTrial['outcome'] =
               delivered === result.recipients.length ? 'delivered' : delivered > 0 ? 'partial' : result.recipients.some((r) => r.status === 'deferred') ? 'deferred' : 'failed';
             const lastReply = result.dataReply ?? result.recipients.find((r) => r.reply)?.reply;
-            trials.get(entry)!.push({
-              ...trialBase,
-              outcome,
-              summary: summarize(host, result.recipients, report),
-              ...(lastReply ? { reply: lastReply } : {}),
-              ...(report.downgraded || plaintextOnly ? { downgraded: true } : {}),
-            });
+            const trial: HostTrial = { host, at, connectionId, outcome, summary: summarize(host, result.recipients, report) };
+            if (lastReply) trial.reply = lastReply;
+            if (report.downgraded || plaintextOnly) trial.downgraded = true;
+            trials.get(entry)!.push(trial);
             for (const r of result.recipients) {
               if (r.status === 'delivered') append({ kind: 'delivery', messageId: entry.messageId, recipient: r.address, mailbox: r.address }, host);
             }

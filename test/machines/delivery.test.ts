@@ -1,7 +1,7 @@
 // The sending MTA's queue on its own: the retry schedule, the message record's rules, and the
 // destination queue machine as a bare actor with a scripted transport as its `deliver` action.
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
+import { createActor, fromCallback } from 'xstate';
 import {
   backoffDelay,
   deferEntry,
@@ -11,6 +11,8 @@ import {
   nextAttemptOf,
   openMessageRecord,
   recordVerdicts,
+  type DeliveryRunInput,
+  type DestinationEvent,
   type MessageRecord,
   type QueueEntry,
   type QueueNotice,
@@ -46,12 +48,12 @@ function scriptedQueue(script: Array<Record<string, RecipientVerdict['outcome']>
   const notices: Array<QueueNotice & { at: number; messageId: string }> = [];
   const runs: Array<{ at: number; entries: QueueEntry[] }> = [];
   const machine = destinationQueueMachine.provide({
-    actions: {
-      deliver: ({ context, self }) => {
+    actors: {
+      deliver: fromCallback<DestinationEvent, DeliveryRunInput>(({ input, sendBack }) => {
         const now = clock.now();
-        runs.push({ at: now, entries: context.inFlight });
+        runs.push({ at: now, entries: [...input.entries] });
         const requeue: QueueEntry[] = [];
-        for (const due of context.inFlight) {
+        for (const due of input.entries) {
           const entry = { ...due, attempts: due.attempts + 1 };
           const record = records.get(entry.messageId)!;
           const step = script[Math.min(entry.attempts - 1, script.length - 1)]!;
@@ -61,8 +63,8 @@ function scriptedQueue(script: Array<Record<string, RecipientVerdict['outcome']>
           if (after.requeue) requeue.push(after.requeue);
           for (const n of first.concat(after.notices)) notices.push({ ...n, at: now, messageId: entry.messageId });
         }
-        self.send({ type: 'run.done', requeue, suspension: context.suspension });
-      },
+        sendBack({ type: 'run.done', requeue, suspension: input.suspension });
+      }),
     },
   });
   const actor = createActor(machine, { input: { destination: 'x.test', now: () => clock.now(), held: options.held ?? (() => false) }, clock });
@@ -167,13 +169,13 @@ describe('destination queue machine', () => {
     let pendingDone: (() => void) | undefined;
     const seen: string[][] = [];
     const machine = destinationQueueMachine.provide({
-      actions: {
-        deliver: ({ context, self }) => {
-          seen.push(context.inFlight.map((e) => e.messageId));
-          const suspension: Suspension | undefined = context.suspension;
+      actors: {
+        deliver: fromCallback<DestinationEvent, DeliveryRunInput>(({ input, sendBack }) => {
+          seen.push(input.entries.map((e) => e.messageId));
+          const suspension: Suspension | undefined = input.suspension;
           // This run ends later (a connect timeout, say): nothing is requeued.
-          pendingDone = () => self.send({ type: 'run.done', requeue: [], suspension });
-        },
+          pendingDone = () => sendBack({ type: 'run.done', requeue: [], suspension });
+        }),
       },
     });
     const actor = createActor(machine, { input: { destination: 'x.test', now: () => clock.now(), held: () => false }, clock });
