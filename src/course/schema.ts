@@ -9,7 +9,7 @@
  */
 import { defaultHosts, type DownMode } from '../sim/topology';
 import { parseDuration } from '../sim/clock';
-import { SPF_RESULTS } from '../sim/spf';
+import { SPF_RESULTS } from '../sim/spfBasics';
 import {
   COMBINATOR_KINDS,
   LEAF_FIELDS,

@@ -20,7 +20,8 @@ import { allowedNext, type ClientSnapshotLike } from '../machines/client';
 import { replyClass, type Reply } from '../protocol/reply';
 import { helpLines } from './help';
 import { parseShellLine, type ShellCommand } from './shell';
-import { checkHost, evaluateDmarc, formatDmarcEvaluation, formatSpfEvaluation, type DmarcResult, type SpfResult } from '../sim/spf';
+import type { DmarcResult, SpfResult } from '../sim/spf';
+import { authChecks, loadAuthChecks, type AuthChecks } from './authChecks';
 import { Conversation } from './conversation';
 import { Recorder, type ExplainedLine } from './recorder';
 import type { InputContext, SessionRecord } from './record';
@@ -363,7 +364,20 @@ export class Lab {
 
   // ── spf, dmarc: the receiver's authentication checks over the world's DNS ────────────────
 
+  /** The SPF/DMARC checks, or a word that they are still loading (see authChecks.ts). */
+  private checks(): AuthChecks | undefined {
+    const checks = authChecks();
+    if (!checks) {
+      void loadAuthChecks();
+      this.print([{ text: 'The SPF and DMARC checker is still loading; run the command again in a moment.', tone: 'transient' }]);
+    }
+    return checks;
+  }
+
   private spf(command: Extract<ShellCommand, { name: 'spf' }>): boolean {
+    const checks = this.checks();
+    if (!checks) return false;
+    const { checkHost, formatSpfEvaluation } = checks;
     const evaluation = checkHost(this.world.zones, command.ip, command.domain, command.sender ? { sender: command.sender } : {});
     this.printVerdict(formatSpfEvaluation(evaluation), SPF_TONES[evaluation.result]);
     this.outcome = evaluation.result;
@@ -371,6 +385,9 @@ export class Lab {
   }
 
   private dmarc(command: Extract<ShellCommand, { name: 'dmarc' }>): boolean {
+    const checks = this.checks();
+    if (!checks) return false;
+    const { checkHost, evaluateDmarc, formatDmarcEvaluation, formatSpfEvaluation } = checks;
     const lines: string[] = [];
     let spf: { domain: string; result: SpfResult } | undefined;
     if (command.spfDomain !== undefined && command.ip !== undefined) {

@@ -4,7 +4,7 @@
  * caller decides who answers each command. Errors are one or two short lines a learner can act
  * on, with a "did you mean" when a name is close to a known one.
  */
-import { parseIp } from '../sim/spf';
+import { parseIp } from '../sim/spfBasics';
 
 export const DNS_TYPES = ['MX', 'A', 'AAAA', 'TXT', 'TLSA'] as const;
 export type DnsType = (typeof DNS_TYPES)[number];

@@ -3,7 +3,7 @@
  * wrong action does not complete the step it belongs to. This is the check that each lesson can
  * be finished in the world as it really behaves, not as the lesson author imagined it.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,10 @@ import type { SessionRecord } from '../../src/lab/record';
 import { cursorOf, evaluate, type Goal } from '../../src/course/goals';
 import { isLessonFinished, onRecordChange, startLesson } from '../../src/course/runner';
 import { validateCourse, type Lesson, type LessonStart } from '../../src/course/schema';
+import { loadAuthChecks } from '../../src/lab/authChecks';
+
+// The spf and dmarc commands use checks that load on demand (as in the browser): load them first.
+beforeAll(() => loadAuthChecks());
 
 const here = dirname(fileURLToPath(import.meta.url));
 const lessonsDir = resolve(here, '../../lessons');

@@ -1,7 +1,11 @@
 // The headless lab: what a learner sees when typing into the terminal, and what the session
 // record (the thing lesson goals read) says afterwards.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab, type OutputLine } from '../../src/lab/lab';
+import { loadAuthChecks } from '../../src/lab/authChecks';
+
+// The spf and dmarc commands use checks that load on demand (as in the browser): load them first.
+beforeAll(() => loadAuthChecks());
 
 function open(options?: Parameters<typeof createLab>[0]) {
   const lab = createLab(options);
@@ -283,5 +287,27 @@ describe('spf and dmarc in the lab', () => {
     expect(t.take()).toEqual(['Give the IP address first, then the domain: spf 192.0.2.25 example.com']);
     expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'error', ok: false });
     expect(t.lab.record.shell.at(-1)).not.toHaveProperty('outcome');
+  });
+});
+
+describe('checks that load on demand', () => {
+  it('until the SPF checker has loaded, spf says so, and typing it again works', async () => {
+    // A fresh module graph, in which the checks have not been loaded yet (as in a new page).
+    const { vi } = await import('vitest');
+    vi.resetModules();
+    const fresh = await import('../../src/lab/lab');
+    const checks = await import('../../src/lab/authChecks');
+    expect(checks.authChecks()).toBeUndefined();
+    const lab = fresh.createLab();
+    const out: string[] = [];
+    lab.onOutput((lines) => out.push(...lines.map((l) => l.text)));
+    await lab.input('spf 198.51.100.140 mailer.example');
+    expect(out.join('\n')).toMatch(/still loading; run the command again/);
+    expect(lab.record.shell.at(-1)).toMatchObject({ name: 'spf', ok: false });
+    await checks.loadAuthChecks();
+    out.length = 0;
+    await lab.input('spf 198.51.100.140 mailer.example');
+    expect(out.at(-1)).toMatch(/pass/);
+    expect(lab.record.shell.at(-1)).toMatchObject({ name: 'spf', ok: true, outcome: 'pass' });
   });
 });
