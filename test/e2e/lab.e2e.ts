@@ -244,5 +244,26 @@ describe('a learner at the page, in Chromium', () => {
       }
     }
   });
+
+  it('lays the terminal out inside its box, and checks SPF once the checker has loaded on its own', async () => {
+    for (const [width, height] of [
+      [1280, 900],
+      [390, 844],
+    ] as const) {
+      const page = await openLab(width, height);
+      // The text area may not run under the frame's padding or the scrollbar: the last column stays readable.
+      const layout = await page.evaluate(() => {
+        const surface = document.querySelector('.terminal .surface')!.getBoundingClientRect();
+        const screen = document.querySelector('.terminal .xterm-screen')!.getBoundingClientRect();
+        return { surfaceRight: surface.right, screenRight: screen.right };
+      });
+      expect(layout.screenRight, `terminal text area overflows its box at ${width}px`).toBeLessThanOrEqual(layout.surfaceRight + 0.5);
+      // Nothing asked for the SPF checker: it arrives once the page is up, and spf works.
+      await page.waitForLoadState('networkidle');
+      await say(page, 'spf 198.51.100.140 mailer.example', /pass/);
+      expect(await terminalText(page)).not.toMatch(/still loading/);
+      await page.close();
+    }
+  });
 });
 
