@@ -18,19 +18,37 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch]!);
 }
 
-const SAFE_URL = /^(?:https?:\/\/|mailto:)[^\s"'<>`]+$/i;
+/**
+ * Stands in for a code span while links, bold and emphasis are matched, so that markup may wrap
+ * code (bold around a code span) while the code itself stays literal. A private-use character:
+ * lesson prose has no reason to contain one, and a link may not (see SAFE_URL).
+ */
+const CODE_MARK = '\uE000';
+const CODE_SLOT = /\uE000(\d+)\uE000/g;
+
+const SAFE_URL = /^(?:https?:\/\/|mailto:)[^\s"'<>`\uE000]+$/i;
 
 /** Inline markup over one run of text: code spans first (their content is literal), then links, bold, emphasis. */
 function inline(text: string): string {
+  if (text.includes(CODE_MARK)) return inlineBySegments(text);
+  const codes: string[] = [];
+  const withSlots = text.replace(/`([^`]*)`/g, (_, code: string) => {
+    codes.push(`<code>${escapeHtml(code)}</code>`);
+    return `${CODE_MARK}${codes.length - 1}${CODE_MARK}`;
+  });
+  return spans(withSlots).replace(CODE_SLOT, (_, index: string) => codes[Number(index)]!);
+}
+
+/**
+ * The same markup for text that already holds CODE_MARK (slots would be ambiguous): each stretch
+ * between code spans is marked up on its own, so markup cannot wrap code, but nothing is lost.
+ */
+function inlineBySegments(text: string): string {
   const parts: string[] = [];
   let rest = text;
   while (rest.length > 0) {
     const tick = rest.indexOf('`');
-    if (tick < 0) {
-      parts.push(spans(rest));
-      break;
-    }
-    const close = rest.indexOf('`', tick + 1);
+    const close = tick < 0 ? -1 : rest.indexOf('`', tick + 1);
     if (close < 0) {
       parts.push(spans(rest));
       break;

@@ -14,6 +14,12 @@ describe('renderMarkdown', () => {
     );
   });
 
+  it('bold around a code span is bold, and the code stays literal', () => {
+    expect(renderMarkdown('ends with **`-all`**, and **`<CR><LF>.<CR><LF>`** ends the data')).toBe(
+      '<p>ends with <strong><code>-all</code></strong>, and <strong><code>&lt;CR&gt;&lt;LF&gt;.&lt;CR&gt;&lt;LF&gt;</code></strong> ends the data</p>',
+    );
+  });
+
   it('fenced code blocks, lists and headings', () => {
     const html = renderMarkdown('### Steps\n\n1. DNS\n2. TCP\n\n- one\n- two\n\n```\nEHLO a.example\n<tag>\n```');
     expect(html).toBe(

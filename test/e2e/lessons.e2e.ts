@@ -92,6 +92,24 @@ async function waitForStepDone(page: Page, lesson: Lesson, index: number): Promi
     throw new Error(`${lesson.id}: step ${index + 1} "${lesson.steps[index]!.id}" was not marked done. Checklist:\n${checklist.map((line) => line.replace(/\s+/g, ' ').trim()).join('\n')}`);
   }
 }
+
+/**
+ * Markdown markers the learner would see as text: `**` or a `*word*` pair left in the rendered
+ * lesson prose outside code (code shows its stars on purpose).
+ */
+async function unrenderedMarkdown(page: Page): Promise<string[]> {
+  return lessonPanel(page)
+    .locator('.prose')
+    .evaluateAll((blocks) =>
+      blocks.flatMap((block) => {
+        const copy = block.cloneNode(true) as HTMLElement;
+        for (const code of copy.querySelectorAll('code, pre')) code.remove();
+        const text = copy.textContent ?? '';
+        return /\*\*|(^|[\s(])\*\S[^*]*\*(?=[\s.,;:)]|$)/.test(text) ? [text.replace(/\s+/g, ' ').trim().slice(0, 160)] : [];
+      }),
+    );
+}
+
 let served: Served;
 let browser: Browser;
 let page: Page;
@@ -115,10 +133,13 @@ afterAll(async () => {
 
 async function complete(lesson: Lesson): Promise<void> {
   await openLesson(page, lesson);
+  expect(await unrenderedMarkdown(page), `${lesson.id}: Markdown shown as text at the start`).toEqual([]);
   for (const [index, step] of lesson.steps.entries()) {
     for (const entry of step.solution) await enterSolution(page, entry);
     await waitForStepDone(page, lesson, index);
     expect(await stepItem(page, index).textContent(), `${lesson.id}: step ${index + 1} is not marked done`).toContain('(done)');
+    // The step's explanation is on screen now, and the next step's instruction.
+    expect(await unrenderedMarkdown(page), `${lesson.id}: Markdown shown as text after step ${index + 1}`).toEqual([]);
   }
   const panel = lessonPanel(page);
   await panel.getByRole('heading', { name: 'Lesson complete' }).waitFor({ timeout: 10_000 });
