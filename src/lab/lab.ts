@@ -11,7 +11,7 @@ import { personas } from '../sim/personas';
 import { createWorld, LEARNER_ADDRESS, type World } from '../sim/world';
 import { parseDsn } from '../sim/dsn';
 import { headerValue } from '../sim/mailbox';
-import { formatElapsed, parseDuration as parseClockDuration } from '../sim/clock';
+import { formatDuration, formatElapsed, parseDuration as parseClockDuration } from '../sim/clock';
 import type { WorldEvent } from '../sim/events';
 import type { DownMode } from '../sim/topology';
 import { connectSim } from '../net/simLink';
@@ -351,6 +351,9 @@ export class Lab {
         if (!this.simOnly('world')) return false;
         this.print(this.world.describe().map((text) => ({ text, tone: 'plain' as Tone })));
         return true;
+      case 'mailq':
+        if (!this.simOnly('mailq')) return false;
+        return this.mailq();
       case 'personas':
         return this.listPersonas();
       case 'spf':
@@ -360,6 +363,37 @@ export class Lab {
         if (!this.simOnly('dmarc')) return false;
         return this.dmarc(command);
     }
+  }
+
+  // ── mailq: the sending server's queue, as Postfix's mailq shows it ─────────────────────────
+
+  private mailq(): boolean {
+    const queues = this.world.queues();
+    if (queues.length === 0) {
+      this.print([{ text: 'Mail queue is empty: everything sent so far was delivered or bounced.', tone: 'plain' }]);
+      return true;
+    }
+    const clock = this.world.clock;
+    const lines: OutputLine[] = [];
+    const messages = new Set<string>();
+    for (const q of queues) {
+      // One heading per destination queue: its machine's state, and the rest it takes after failing.
+      const rest = q.suspendedUntil !== undefined ? `; suspended until ${clock.format(q.suspendedUntil)} (${q.suspendedBecause})` : '';
+      lines.push({ text: `${q.destination} (from ${q.sender}): ${q.state}${rest}`, tone: q.suspendedUntil !== undefined ? 'transient' : 'info' });
+      for (const e of q.entries) {
+        messages.add(e.id);
+        const when =
+          e.dueAt === undefined
+            ? `attempt ${e.attempts + 1} in progress`
+            : `${e.attempts} attempt${e.attempts === 1 ? '' : 's'}, next ${clock.format(e.dueAt)} (in ${formatDuration(Math.max(0, e.dueAt - clock.now()))})`;
+        lines.push({ text: `  ${e.id}  queued ${clock.format(e.arrivalAt)}  <${e.from || 'MAILER-DAEMON'}>  ${when}`, tone: 'plain' });
+        if (e.reason) lines.push({ text: `      (${e.reason})`, tone: 'transient' });
+        for (const r of e.recipients) lines.push({ text: `      ${r}`, tone: 'plain' });
+      }
+    }
+    lines.push({ text: `-- ${messages.size} message${messages.size === 1 ? '' : 's'} waiting for ${queues.length} destination${queues.length === 1 ? '' : 's'}; clock +10m moves time on`, tone: 'plain' });
+    this.print(lines);
+    return true;
   }
 
   // ── spf, dmarc: the receiver's authentication checks over the world's DNS ────────────────
@@ -729,7 +763,7 @@ export class Lab {
     const lines: OutputLine[] = [];
     for (const r of handle.recipients()) {
       const tone: Tone = r.status === 'delivered' ? 'positive' : r.status === 'failed' ? 'permanent' : 'transient';
-      const next = handle.nextAttemptAt();
+      const next = handle.nextAttemptFor(r.address);
       const detail = r.status === 'deferred' && next !== undefined ? ` — next attempt at ${eventTime(next, this.epoch)}; advance time with clock +10m` : '';
       lines.push({ text: `${r.address}: ${r.status}${r.statusCode ? ` ${r.statusCode}` : ''}${r.last?.diagnostic ? ` (${r.last.diagnostic})` : ''}${detail}`, tone });
     }

@@ -39,6 +39,7 @@ export type ShellCommand =
     }
   | { readonly name: 'personas' }
   | { readonly name: 'world' }
+  | { readonly name: 'mailq' }
   /** `advanceMs` null: show the virtual clock without moving it. */
   | { readonly name: 'clock'; readonly advanceMs: number | null }
   | { readonly name: 'mailbox'; readonly address: string }
@@ -423,7 +424,7 @@ function parseSend(args: readonly string[]): ShellParse {
   return ok({ name: 'send', from, to, ...(subject !== undefined ? { subject } : {}), pace });
 }
 
-function noArguments(name: 'personas' | 'world' | 'clear' | 'reset' | 'history' | 'export') {
+function noArguments(name: 'personas' | 'world' | 'mailq' | 'clear' | 'reset' | 'history' | 'export') {
   return (args: readonly string[]): ShellParse =>
     args.length === 0 ? ok({ name }) : fail(`${name} takes no arguments.`);
 }
@@ -580,6 +581,12 @@ export const SHELL_COMMANDS: Readonly<Record<ShellCommandName, CommandSpec>> = {
   },
   personas: { syntax: 'personas', summary: 'list the kinds of mail server in the world', example: 'personas', parse: noArguments('personas') },
   world: { syntax: 'world', summary: 'list the domains and which server answers for each', example: 'world', parse: noArguments('world') },
+  mailq: {
+    syntax: 'mailq',
+    summary: "the sending server's queue: what waits where, and why",
+    example: 'mailq',
+    parse: noArguments('mailq'),
+  },
   clock: {
     syntax: 'clock [+<duration>]',
     summary: 'show or advance the virtual clock (deferred mail is retried)',

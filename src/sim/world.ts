@@ -108,8 +108,37 @@ export interface DeliveryHandle {
   timeline(): TimelineEntry[];
   /** DSNs the sending MTA wrote about this message (failed and delayed). */
   readonly dsns: readonly DsnRecord[];
-  /** When the next attempt is due, while waiting. */
+  /** When the next attempt is due, while waiting (the earliest over its destinations). */
   nextAttemptAt(): number | undefined;
+  /** When this recipient is tried next, while it waits (undefined while an attempt runs). */
+  nextAttemptFor(address: string): number | undefined;
+}
+
+/** One destination queue as `mailq` shows it: what waits there, and why. */
+export interface QueueView {
+  /** The sending MTA (the world's, or a host sending its own DSNs). */
+  readonly sender: string;
+  /** The next-hop domain. */
+  readonly destination: string;
+  /** The queue machine's state: 'waiting', 'delivering', ... */
+  readonly state: string;
+  /** The destination rests until then after failing (no connection before). */
+  readonly suspendedUntil?: number;
+  readonly suspendedBecause?: string;
+  readonly entries: readonly QueueViewEntry[];
+}
+
+export interface QueueViewEntry {
+  /** The queue id (`DeliveryHandle.id`). */
+  readonly id: string;
+  readonly from: string;
+  readonly arrivalAt: number;
+  readonly recipients: readonly string[];
+  readonly attempts: number;
+  /** When it is tried next (undefined while a run has it). */
+  readonly dueAt?: number;
+  /** The last reason it was deferred. */
+  readonly reason?: string;
 }
 
 export type ConnectResult =
@@ -154,6 +183,8 @@ export interface World {
    */
   sendAll(inputs: readonly SendInput[]): DeliveryHandle[];
   deliveries(): readonly DeliveryHandle[];
+  /** The queues with mail waiting or in flight, one per destination (what `mailq` lists). */
+  queues(): QueueView[];
   /** Messages queued or in flight (not yet settled), including DSNs and later bounces. */
   busy(): boolean;
   describe(): string[];
@@ -546,7 +577,11 @@ export function createWorld(options: WorldOptions = {}): World {
     const requeue: QueueEntry[] = [];
     const entries: QueueEntry[] = [];
     for (const e of due) {
-      if (byId.has(e.messageId)) entries.push({ messageId: e.messageId, recipients: e.recipients, dueAt: e.dueAt, attempts: e.attempts + 1, deferrals: e.deferrals });
+      const message = byId.get(e.messageId);
+      if (!message) continue;
+      entries.push({ messageId: e.messageId, recipients: e.recipients, dueAt: e.dueAt, attempts: e.attempts + 1, deferrals: e.deferrals });
+      // In flight: no next attempt until this one ends.
+      message.record.nextAttempts.delete(domain);
     }
     const trials = new Map<QueueEntry, HostTrial[]>(entries.map((e) => [e, []]));
     const settle = (entry: QueueEntry, verdicts: RecipientVerdict[], routeOutcome?: 'no-route' | 'suspended') => {
@@ -849,6 +884,7 @@ export function createWorld(options: WorldOptions = {}): World {
       timeline: () => record.timeline.slice(),
       dsns: message.dsns,
       nextAttemptAt: () => (message.settled ? undefined : nextAttemptOf(record)),
+      nextAttemptFor: (address) => record.nextAttempts.get(domainOfAddress(address)),
     };
   }
 
@@ -917,6 +953,35 @@ export function createWorld(options: WorldOptions = {}): World {
       return handles;
     },
     deliveries: () => queue.map(handleOf),
+    queues() {
+      const views: QueueView[] = [];
+      for (const q of destinations.values()) {
+        const snapshot = q.actor.getSnapshot();
+        const { queued, inFlight, suspension } = snapshot.context;
+        if (queued.length === 0 && inFlight.length === 0) continue;
+        const entryView = (entry: QueueEntry, waiting: boolean): QueueViewEntry => {
+          const message = byId.get(entry.messageId)!;
+          const last = message.record.recipients.find((r) => entry.recipients.includes(r.address) && r.last)?.last;
+          return {
+            id: message.id,
+            from: message.from,
+            arrivalAt: message.arrivalAt,
+            recipients: entry.recipients,
+            attempts: entry.attempts,
+            ...(waiting ? { dueAt: entry.dueAt } : {}),
+            ...(last ? { reason: last.diagnostic } : {}),
+          };
+        };
+        views.push({
+          sender: q.origin.hostname,
+          destination: q.domain,
+          state: String(snapshot.value),
+          ...(suspension && suspension.until > clock.now() ? { suspendedUntil: suspension.until, suspendedBecause: suspension.diagnostic } : {}),
+          entries: [...inFlight.map((e) => entryView(e, false)), ...queued.map((e) => entryView(e, true))],
+        });
+      }
+      return views.sort((a, b) => a.destination.localeCompare(b.destination) || a.sender.localeCompare(b.sender));
+    },
     busy: () => laterBouncesPending > 0 || unsettled > 0,
     describe: () => describeWorld(zones, hosts),
   };

@@ -290,6 +290,29 @@ describe('spf and dmarc in the lab', () => {
   });
 });
 
+describe('mailq', () => {
+  it('lists what waits per destination, the queue machine\'s state, the reason, and a dead destination\'s rest', async () => {
+    const t = open();
+    await t.type('mailq');
+    expect(t.take()).toEqual(['Mail queue is empty: everything sent so far was delivered or bounced.']);
+    await t.type('send --from alice@example.com --to carol@grey.example --to bob@down.example');
+    t.take();
+    await t.type('clock +1m', 'mailq');
+    const first = t.take();
+    expect(first).toContain('grey.example (from smtp.example.com): waiting');
+    expect(first).toContain('      (451 4.7.1 Greylisted, please try again later)');
+    expect(first.some((l) => /^ {2}q1 {2}queued \+0d 00:00:00 {2}<alice@example\.com> {2}1 attempt, next \+0d 00:05:00 \(in 4m\)$/.test(l))).toBe(true);
+    expect(first.at(-1)).toBe('-- 1 message waiting for 2 destinations; clock +10m moves time on');
+    // Every host of down.example failed: the destination rests, and mailq says until when and why.
+    const down = first.find((l) => l.startsWith('down.example'));
+    expect(down).toMatch(/^down\.example \(from smtp\.example\.com\): waiting; suspended until \+0d 00:05:30 \(connect to mx2\.down\.example\[[0-9.]+\]:25: Connection timed out\)$/);
+    await t.type('clock +10m', 'mailq');
+    const later = t.take();
+    expect(later.some((l) => l.startsWith('grey.example'))).toBe(false);
+    expect(later.some((l) => l.startsWith('down.example'))).toBe(true);
+  });
+});
+
 describe('checks that load on demand', () => {
   it('until the SPF checker has loaded, spf says so, and typing it again works', async () => {
     // A fresh module graph, in which the checks have not been loaded yet (as in a new page).
