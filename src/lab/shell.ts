@@ -356,6 +356,12 @@ function parseOpenssl(args: readonly string[]): ShellParse {
   });
 }
 
+/** `--name=value` or a plain word: the option's name, and a value written into it. */
+function splitOption(arg: string): { name: string; inline?: string } {
+  const eq = arg.indexOf('=');
+  return arg.startsWith('--') && eq > 0 ? { name: arg.slice(0, eq), inline: arg.slice(eq + 1) } : { name: arg };
+}
+
 function parseSend(args: readonly string[]): ShellParse {
   const example = 'send --from alice@example.com --to bob@example.net';
   let from: string | undefined;
@@ -365,13 +371,7 @@ function parseSend(args: readonly string[]): ShellParse {
   let pace: SendPace = { mode: 'play', speed: 4 };
   const options = ['--from', '--to', '--subject', '--step', '--speed'];
   for (let i = 0; i < args.length; i++) {
-    let arg = args[i];
-    let inline: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
+    const { name: arg, inline } = splitOption(args[i]!);
     const value = (): string | undefined => inline ?? args[++i];
     switch (arg) {
       case '--from': {
@@ -486,13 +486,7 @@ function parseDmarc(args: readonly string[]): ShellParse {
   let ip: string | undefined;
   let dkimDomain: string | undefined;
   for (let i = 0; i < args.length; i++) {
-    let arg = args[i];
-    let inline: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
+    const { name: arg, inline } = splitOption(args[i]!);
     const value = (): string | undefined => inline ?? args[++i];
     switch (arg) {
       case '--spf-domain':
