@@ -115,3 +115,25 @@ describe('lesson progress is saved in the browser', () => {
     expect(JSON.parse(saved ?? 'null')).toMatchObject({ version: 1, state: { lessonId: LESSON, completedSteps: ['mail-from'] } });
   });
 });
+
+describe('a step done by the autopilot', () => {
+  it('is ticked only once the terminal has shown the whole delivery', async () => {
+    await load(lessonRoute('big-picture'));
+    await panel().getByRole('heading', { level: 3, name: /^Step 1:/ }).waitFor({ timeout: 15_000 });
+    await typeInTerminal(page, 'world\n');
+    await steps().nth(0).filter({ hasText: '(done)' }).waitFor({ timeout: 15_000 });
+    await typeInTerminal(page, 'send --from alice@example.com --to bob@example.net\n');
+    // At the moment step 2 shows as done, the autopilot's last line is already on screen.
+    const seenWhenDone = await page.waitForFunction(
+      () => {
+        const item = document.querySelectorAll('[aria-label="Steps"] li')[1];
+        if (!item?.textContent?.includes('(done)')) return false;
+        return { terminal: (window as any).smtpLab.terminalText() as string };
+      },
+      undefined,
+      { timeout: 20_000, polling: 'raf' },
+    );
+    const { terminal } = (await seenWhenDone.jsonValue()) as { terminal: string };
+    expect(terminal).toMatch(/bob@example\.net: delivered 2\.0\.0/);
+  });
+});

@@ -59,6 +59,12 @@ export interface CourseOptions {
   store?: ProgressStore;
   /** Where a note goes when saved progress is unreadable and is ignored. */
   warn?: (message: string) => void;
+  /**
+   * Runs `check` once the terminal shows everything the lab printed so far. The autopilot's
+   * lines are paced for reading; a step must not tick off while they are still coming in.
+   * Default: at once.
+   */
+  afterOutput?: (check: () => void) => void;
 }
 
 function browserStore(): ProgressStore | undefined {
@@ -101,11 +107,13 @@ export class CourseState {
   private readonly restartWorld: (lab: Lab, start: LessonStart) => Promise<void>;
   private readonly store: ProgressStore | undefined;
   private readonly warn: (message: string) => void;
+  private readonly afterOutput: (check: () => void) => void;
 
   constructor(options: CourseOptions = {}) {
     this.restartWorld = options.restart ?? restartLab;
     this.store = options.store ?? browserStore();
     this.warn = options.warn ?? ((message) => console.warn(message));
+    this.afterOutput = options.afterOutput ?? ((check) => check());
   }
 
   findLesson(id: string | undefined): Lesson | undefined {
@@ -135,7 +143,7 @@ export class CourseState {
   async attach(lab: Lab, hash: string): Promise<() => void> {
     this.unsubscribe?.();
     this.lab = lab;
-    const off = lab.subscribe(() => this.onLabChange());
+    const off = lab.subscribe(() => this.afterOutput(() => this.onLabChange()));
     this.unsubscribe = off;
     if (this.status === 'ready') await this.restore(hash);
     return () => {
