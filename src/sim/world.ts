@@ -395,6 +395,7 @@ export function createWorld(options: WorldOptions = {}): World {
       backend = createBackend(spec.persona as BackendPersonaId, personaSettings(spec, domainsOf(name)), {
         hostname: name,
         now: () => clock.now(),
+        zones,
         sink: {
           deliver: (mailbox, message, envelope) => {
             if (isSubmission) {

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { personas, createBackend, type PersonaBackend, type PersonaDefinition, type SettingValue } from '../sim/personas';
 import type { PersonaSummary } from './args';
+import { defaultZones } from '../sim/topology';
 
 export interface PersonaOptions {
   /** `--greylist-delay`: the persona's greylisting delay, in real milliseconds. */
@@ -89,6 +90,9 @@ export function personaBackend(id: string, options: PersonaOptions): PersonaBack
     hostname: options.hostname ?? defaultHostname(definition),
     now: () => Date.now(),
     idSource: randomQueueId,
+    // The content filter's SPF and DMARC rules read the simulated world's DNS: a real client
+    // connecting from 127.0.0.1 is listed by no domain there, so its mail fails those checks.
+    zones: defaultZones,
   });
 }
 

@@ -3,20 +3,21 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { createBackend, personas, PERSONA_IDS, type MessageSink, type PersonaEnv, type PersonaId } from '../../src/sim/personas';
 import { VirtualClock } from '../../src/sim/clock';
+import { defaultZones } from '../../src/sim/topology';
 import { encodePlain } from '../../src/protocol/sasl';
 import { codes, startSession, type Clock } from '../machines/serverHarness';
 
 const HOST = 'mx1.example.net';
 
-function world(clock: { now(): number } = { now: () => 0 }) {
+function world(clock: { now(): number } = { now: () => 0 }, withDns = true) {
   const delivered: Array<{ mailbox: string; text: string }> = [];
   const sink: MessageSink = { deliver: (mailbox, message) => delivered.push({ mailbox, text: message.text }) };
-  const env: PersonaEnv = { hostname: HOST, now: () => clock.now(), sink };
+  const env: PersonaEnv = { hostname: HOST, now: () => clock.now(), sink, ...(withDns ? { zones: defaultZones } : {}) };
   return { env, delivered };
 }
 
-function session(id: PersonaId, settings: Record<string, unknown> = {}, opts: { clock?: Clock; now?: () => number; peer?: string; tls?: boolean } = {}) {
-  const w = world({ now: opts.now ?? (() => 0) });
+function session(id: PersonaId, settings: Record<string, unknown> = {}, opts: { clock?: Clock; now?: () => number; peer?: string; tls?: boolean; noDns?: boolean } = {}) {
+  const w = world({ now: opts.now ?? (() => 0) }, !opts.noDns);
   const backend = createBackend(id, settings, w.env);
   const s = startSession({ backend, ...(opts.peer ? { peer: { address: opts.peer, port: 1 } } : {}), ...(opts.tls ? { implicitTls: true } : {}) }, opts.clock);
   return { ...s, backend, delivered: w.delivered };
@@ -209,9 +210,48 @@ describe('content-filter', () => {
     expect(codes(s.send('MAIL FROM:<a@example.com>', 'RCPT TO:<bob@example.net>', 'DATA', 'x'.repeat(80), '.')).at(-1)).toBe('552 5.3.4');
   });
 
-  it('dmarc: 550 5.7.26; spf: 550 5.7.23', () => {
-    expect(codes(session('content-filter', { variant: 'dmarc' }).send(...TRANSACTION)).at(-1)).toBe('550 5.7.26');
-    expect(codes(session('content-filter', { variant: 'spf' }).send(...TRANSACTION)).at(-1)).toBe('550 5.7.23');
+  /** A message whose envelope sender and From: are `from`, as the world's MTA (or anyone) sends it. */
+  const messageFrom = (from: string) => ['EHLO client.example', `MAIL FROM:<${from}>`, 'RCPT TO:<bob@example.net>', 'DATA', `From: <${from}>`, 'Subject: hello', '', 'hi', '.'];
+  // The world's sending MTA: example.com's SPF lists it (ip4:192.0.2.25).
+  const WORLD_MTA = '192.0.2.25';
+
+  it('dmarc: mail that SPF authenticates for its own From: domain passes and is delivered', () => {
+    const s = session('content-filter', { variant: 'dmarc' }, { peer: WORLD_MTA });
+    expect(codes(s.send(...messageFrom('alice@example.com'))).at(-1)).toBe('250 2.0.0');
+    expect(s.delivered).toHaveLength(1);
+  });
+
+  it('dmarc: 550 5.7.26 when the From: domain says p=reject and nothing aligned passes', () => {
+    // example.com from an address its SPF does not list: SPF fails, so DMARC fails.
+    const spoofed = session('content-filter', { variant: 'dmarc' }, { peer: '203.0.113.99' }).send(...messageFrom('alice@example.com'));
+    expect(codes(spoofed).at(-1)).toBe('550 5.7.26');
+    expect(spoofed.at(-1)!.lines.join(' ')).toMatch(/DMARC policy of example\.com is reject; From: example\.com is not aligned .*SPF fail for example\.com from 203\.0\.113\.99/);
+    // bank.example publishes no SPF at all: "none" authenticates nothing.
+    const bank = session('content-filter', { variant: 'dmarc' }, { peer: WORLD_MTA }).send(...messageFrom('ceo@bank.example'));
+    expect(codes(bank).at(-1)).toBe('550 5.7.26');
+  });
+
+  it('dmarc: p=none only asks for reports, so the message is accepted', () => {
+    const s = session('content-filter', { variant: 'dmarc' }, { peer: '203.0.113.99' });
+    expect(codes(s.send(...messageFrom('news@newsletter.example'))).at(-1)).toBe('250 2.0.0');
+  });
+
+  it('spf: 550 5.7.23 only when the MAIL FROM domain does not list the sending address', () => {
+    expect(codes(session('content-filter', { variant: 'spf' }, { peer: WORLD_MTA }).send(...TRANSACTION)).at(-1)).toBe('250 2.0.0');
+    const refused = session('content-filter', { variant: 'spf' }, { peer: '203.0.113.99' }).send(...TRANSACTION);
+    expect(codes(refused).at(-1)).toBe('550 5.7.23');
+    expect(refused.at(-1)!.lines.join(' ')).toMatch(/example\.com does not list 203\.0\.113\.99/);
+  });
+
+  it('spf and dmarc without any DNS to read refuse, and say why', () => {
+    for (const [variant, code] of [
+      ['dmarc', '550 5.7.26'],
+      ['spf', '550 5.7.23'],
+    ] as const) {
+      const replies = session('content-filter', { variant }, { noDns: true }).send(...TRANSACTION);
+      expect(codes(replies).at(-1)).toBe(code);
+      expect(replies.at(-1)!.lines.join(' ')).toMatch(/no DNS to check/);
+    }
   });
 });
 

@@ -8,6 +8,8 @@ import { Replies } from '../../protocol/replies';
 import type { HookResult, SessionFacts, TlsHandshakePlan } from '../../machines/backend';
 import { BASE_DEFAULTS, BASE_SPECS, DURATION, domainOf, makeBackend, type BaseSettings } from './common';
 import type { PersonaBackend, PersonaDefinition, PersonaEnv, PersonaId, SettingSpec, SettingValue } from './types';
+import type { ReceivedMessage } from '../../machines/backend';
+import { checkHost, evaluateDmarc } from '../spf';
 
 export * from './types';
 export { domainOf, localPartOf, BASE_DEFAULTS } from './common';
@@ -231,7 +233,7 @@ const contentFilter = define<ContentFilterSettings>({
   defaults: { ...BASE_DEFAULTS, variant: 'content', trigger: '', filterSizeLimit: 1000 },
   create: (settings, env) =>
     makeBackend('content-filter', settings, env, (kit) => ({
-      onData: (message, envelope) => {
+      onData: (message, envelope, facts) => {
         const sender = domainOf(envelope.reversePath) || undefined;
         let refusal: HookResult;
         switch (settings.variant) {
@@ -242,10 +244,10 @@ const contentFilter = define<ContentFilterSettings>({
             if (message.octets > settings.filterSizeLimit) refusal = Replies.messageTooBig(settings.filterSizeLimit);
             break;
           case 'dmarc':
-            refusal = Replies.policyRejected(sender ? `DMARC policy of ${sender} is reject` : undefined);
+            refusal = dmarcRefusal(env, message, sender, facts.peer.address);
             break;
           case 'spf':
-            refusal = Replies.spfFailed(sender);
+            refusal = spfRefusal(env, sender, facts.peer.address);
             break;
         }
         if (refusal) return refusal;
@@ -254,6 +256,42 @@ const contentFilter = define<ContentFilterSettings>({
       },
     })),
 });
+
+/** The domain of the first address in the message's From: header (RFC 5322 §3.6.2). */
+function fromHeaderDomain(text: string): string | undefined {
+  const end = text.search(/\r?\n\r?\n/);
+  const headers = end < 0 ? text : text.slice(0, end);
+  const from = /^From:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)/im.exec(headers)?.[1];
+  const domain = from ? /@([A-Za-z0-9.-]+)/.exec(from)?.[1] : undefined;
+  return domain?.toLowerCase();
+}
+
+/**
+ * The receiver's check of RFC 7208 (SPF) for the MAIL FROM domain from the connecting address:
+ * only a "fail" is refused (a softfail or neutral is the domain saying it is not sure).
+ */
+function spfRefusal(env: PersonaEnv, sender: string | undefined, peer: string): HookResult {
+  if (!env.zones) return Replies.spfFailed(sender ? `${sender} (no DNS to check it)` : undefined);
+  if (!sender) return undefined;
+  const spf = checkHost(env.zones, peer, sender);
+  return spf.result === 'fail' ? Replies.spfFailed(`${sender} does not list ${peer}`) : undefined;
+}
+
+/**
+ * RFC 7489 (DMARC): the From: domain must be aligned with a domain SPF passed for (no message
+ * in this world carries a DKIM signature); what happens otherwise is the From: domain's own
+ * policy. Only p=reject is refused here: p=quarantine asks for the spam folder, p=none for a report.
+ */
+function dmarcRefusal(env: PersonaEnv, message: ReceivedMessage, sender: string | undefined, peer: string): HookResult {
+  const fromDomain = fromHeaderDomain(message.text) ?? sender;
+  if (!env.zones) return Replies.policyRejected('no DNS to check the sender against');
+  if (!fromDomain) return Replies.policyRejected('the message has no From: domain to check');
+  const spf = sender ? checkHost(env.zones, peer, sender) : undefined;
+  const dmarc = evaluateDmarc(env.zones, { fromDomain, ...(sender && spf ? { spf: { domain: sender, result: spf.result } } : {}) });
+  if (dmarc.result !== 'fail' || dmarc.disposition !== 'reject') return undefined;
+  const spfWords = sender && spf ? `SPF ${spf.result} for ${sender} from ${peer}` : 'no SPF identity';
+  return Replies.policyRejected(`DMARC policy of ${dmarc.policyDomain ?? fromDomain} is reject; From: ${fromDomain} is not aligned with an authenticated domain (${spfWords})`);
+}
 
 // ─── bouncer ──────────────────────────────────────────────────────────────────────────────
 

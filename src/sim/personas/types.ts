@@ -3,6 +3,7 @@
  * for the server session machine. The world places personas behind domains; `smtpd` serves
  * them on real sockets.
  */
+import type { Zones } from '../dns';
 import type { Reply } from '../../protocol/reply';
 import type { Envelope, ReceivedMessage, ServerBackend } from '../../machines/backend';
 
@@ -22,6 +23,11 @@ export interface PersonaEnv {
   idSource?: () => string;
   /** Where accepted messages are delivered; without one they are only counted. */
   sink?: MessageSink;
+  /**
+   * The DNS the server's own checks read (SPF, DMARC: the content filter's `spf` and `dmarc`
+   * rules). Without it those rules cannot look anything up and refuse, saying so.
+   */
+  zones?: Zones;
 }
 
 /** A bounce a persona promised after accepting a message (the `bouncer`): the world sends the DSN. */
