@@ -427,7 +427,12 @@ export async function startBridge(options: BridgeOptions = {}): Promise<BridgeHa
       socket.setNoDelay(true);
       this.socket = socket;
       this.connectTimer = setTimeout(() => {
-        this.fail('timeout', `no connection to ${this.target} within ${limits.connectTimeoutMs / 1000} s`);
+        // A target that drops SYNs (firewall, host down, full accept queue) never refuses: only a timer ends the wait.
+        const seconds = limits.connectTimeoutMs / 1000;
+        const words = this.tcpUp
+          ? `the TLS handshake with ${this.target} did not finish within ${seconds} s (connect timeout)`
+          : `cannot connect to ${this.target}: no answer within ${seconds} s (connect timeout)`;
+        this.fail('timeout', words);
         this.finish('bridge', 'connect timeout', 'timeout');
       }, limits.connectTimeoutMs);
       this.attach(socket);

@@ -270,7 +270,8 @@ export async function startDnsmasq(records: string[]): Promise<DnsServer> {
     );
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': stderr is read to the end, so the address-in-use check below sees the message.
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const resolver = new Resolver({ timeout: 200, tries: 1 });
     resolver.setServers([`127.0.0.1:${port}`]);
     for (let i = 0; i < 50; i++) {
@@ -297,7 +298,8 @@ export async function startDnsmasq(records: string[]): Promise<DnsServer> {
     }
     child.kill('SIGKILL');
     await exited;
-    if (!/address in use/i.test(stderr)) throw new Error(`dnsmasq did not start: ${stderr.trim()}`);
+    // dnsmasq binds TCP on the same port too: "Address already in use" can be a TCP port another test holds.
+    if (!/address (already )?in use/i.test(stderr)) throw new Error(`dnsmasq did not start: ${stderr.trim()}`);
   }
   throw new Error('dnsmasq could not find a free port');
 }
@@ -318,4 +320,68 @@ export async function plainTransaction(client: BridgeClient, from: string, to: s
   const end = await client.command(`${body}\r\n.`);
   await client.command('QUIT');
   return end;
+}
+
+/** A loopback port whose TCP connects hang: a listener that never accepts, its accept queue full. */
+export interface UnansweredTarget {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/*
+ * Node's net.Server accepts every connection as soon as it arrives (even with pauseOnConnect and
+ * backlog 1), so the never-accepting listener is a small python3 program. It listens with
+ * backlog 1 and connects to itself until one connect gets no answer: from then on the accept
+ * queue is full and Linux drops every further SYN (net.ipv4.tcp_abort_on_overflow=0), so a
+ * client's connect neither succeeds nor fails until its own timer gives up.
+ */
+const UNANSWERED_LISTENER = `
+import socket, sys
+listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listener.bind(('127.0.0.1', 0))
+listener.listen(1)
+port = listener.getsockname()[1]
+held = []
+for attempt in range(32):
+    filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    filler.settimeout(0.2)
+    try:
+        filler.connect(('127.0.0.1', port))
+        held.append(filler)
+    except socket.timeout:
+        filler.close()
+        print(port, flush=True)
+        break
+else:
+    print('accept queue never filled', flush=True)
+sys.stdin.read()
+`;
+
+export async function startUnansweredTarget(): Promise<UnansweredTarget> {
+  const child = spawn('python3', ['-c', UNANSWERED_LISTENER], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.once('error', (error) => reject(new Error(`cannot run python3 for the unanswered target: ${error.message}`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!.trim());
+    });
+    void exited.then(() => reject(new Error(`the unanswered-target program exited: ${stderr.trim() || out.trim()}`)));
+  });
+  const close = async (): Promise<void> => {
+    // Closing stdin ends the program; the kernel then resets the queued connections.
+    child.stdin!.end();
+    const killer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(killer);
+  };
+  if (!/^\d+$/.test(firstLine)) {
+    await close();
+    throw new Error(`no hanging loopback target on this machine: ${firstLine}`);
+  }
+  return { host: '127.0.0.1', port: Number(firstLine), close };
 }
