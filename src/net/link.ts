@@ -7,23 +7,13 @@
  * `data` hands back the server's bytes as they come, in any chunking (use `ReplyParser`).
  */
 
-import type { CertificateReport } from './wire';
+import type { CertificateReport, TlsReport } from '../protocol/tls';
 
 /** A certificate as the TLS stack reports it: the bridge's wire form is the one shape. */
 export type CertificateInfo = CertificateReport;
 
 /** What the client learnt from a completed TLS handshake. */
-export interface TlsReport {
-  /** e.g. "TLSv1.3". */
-  protocol: string;
-  /** e.g. "TLS_AES_256_GCM_SHA384". */
-  cipher: string;
-  certificate: CertificateInfo | null;
-  /** The chain verified and the certificate matches the host name. */
-  authorized: boolean;
-  /** Why not, e.g. "DEPTH_ZERO_SELF_SIGNED_CERT", "ERR_TLS_CERT_ALTNAME_INVALID". */
-  authorizationError?: string;
-}
+export type { TlsReport };
 
 export interface StartTlsOptions {
   /** The name to check the certificate against (SNI); default the host connected to. */

@@ -6,6 +6,7 @@
  *
  * This module imports nothing (no Node, no DOM): both sides compile it as it is.
  */
+import type { TlsReport } from '../protocol/tls';
 
 /** Bumped when a message changes shape in a way an older peer would misread. */
 export const BRIDGE_PROTOCOL_VERSION = 1;
@@ -132,31 +133,10 @@ export interface DataMessage {
   text: string;
 }
 
-export interface CertificateReport {
-  /** Distinguished name as `CN=..., O=...`. */
-  subject: string;
-  issuer: string;
-  /** As OpenSSL prints them, e.g. "Jan  1 00:00:00 2030 GMT". */
-  validFrom: string;
-  validTo: string;
-  /** SHA-256 over the DER certificate, colon-separated upper-case hex. */
-  fingerprint256: string;
-  /** subjectAltName entries, e.g. ["DNS:mx.example.net", "IP Address:127.0.0.1"]. */
-  san: string[];
-}
+export type { CertificateReport } from '../protocol/tls';
 
-export interface TlsMessage {
-  type: 'tls';
-  /** e.g. "TLSv1.3". */
-  protocol: string;
-  /** OpenSSL cipher name, e.g. "TLS_AES_256_GCM_SHA384". */
-  cipher: string;
-  certificate: CertificateReport | null;
-  /** True when the chain verified against the bridge's trusted CAs and matched the server name. */
-  authorized: boolean;
-  /** OpenSSL's reason when not authorized, e.g. "DEPTH_ZERO_SELF_SIGNED_CERT". */
-  authorizationError?: string;
-}
+/** The handshake's outcome as the bridge reports it (the shape is `protocol/tls.ts`'s). */
+export type TlsMessage = { type: 'tls' } & TlsReport;
 
 export const ERROR_CODES = [
   'refused-by-policy',

@@ -12,3 +12,4 @@ export * from './base64';
 export * from './utf8';
 export * from './limits';
 export * from './trace';
+export * from './tls';

@@ -6,6 +6,7 @@
  * It is synchronous on purpose: the world's own sending MTA drives thousands of sessions in
  * virtual time, and `net/simLink.ts` adds the asynchrony of a socket for interactive use.
  */
+import type { CertificateReport, TlsReport } from '../protocol/tls';
 import { createActor, type Actor } from 'xstate';
 import { serverMachine, type LineEvent, type ServerEmitted } from '../machines/server';
 import { clientMachine, type ClientInput, type ClientReport, type TlsOutcome } from '../machines/client';
@@ -19,23 +20,10 @@ import { formatReply, type Reply } from '../protocol/reply';
 import type { EventLog, WorldEventBody } from './events';
 import type { VirtualClock } from './clock';
 
-/** What a TLS client learns from the handshake (the same shape the bridge reports). */
-export interface SimCertificate {
-  subject: string;
-  issuer: string;
-  validFrom: string;
-  validTo: string;
-  fingerprint256: string;
-  san: string[];
-}
+/** What a TLS client learns from the handshake: the same shape the bridge reports. */
+export type SimCertificate = CertificateReport;
 
-export interface SimTlsReport {
-  protocol: string;
-  cipher: string;
-  certificate: SimCertificate | null;
-  authorized: boolean;
-  authorizationError?: string;
-}
+export type SimTlsReport = TlsReport;
 
 export type HandshakeResult = { ok: true; report: SimTlsReport } | { ok: false; reason: string };
 
