@@ -13,16 +13,18 @@
  *   session.on('close', () => socket.end());
  *   session.start();                        // the banner (or a 421/554) is emitted now
  *   framer.push(bytes) -> for each FramedLine: session.send({ type: 'line', ...line });
- *     (or several at once: session.send({ type: 'lines', lines: [...] }), handled line by line)
+ *     (or several at once: session.send({ type: 'lines', lines: [...] }), handled as if line by line)
  *   after the handshake: session.send({ type: 'tls.established', info });  (or 'tls.failed')
  *   socket closed by the peer: session.send({ type: 'disconnect' });
  *
  * Emitted events are synchronous, in wire order: write each `reply` as it comes. Every framed
  * line goes in as one `line` event, whether it is a command, a DATA line or a SASL response;
- * the machine knows which. Lines sent while a delayed reply is pending (a tarpit, a slow
- * banner) are queued and handled in order once the reply is out (RFC 2920 §3: replies in the
- * order of the commands). Delays are XState `after` delays: pass the world's clock (or
- * XState's `SimulatedClock`) as `clock` and they run in virtual time.
+ * the machine knows which. A `lines` batch costs one transition per change of reading mode, not
+ * one per line: a pipelined MAIL/RCPT/DATA group is one, a message with its end of data another.
+ * Lines sent while a delayed reply is pending (a tarpit, a slow banner) are queued and handled
+ * in order once the reply is out (RFC 2920 §3: replies in the order of the commands). Delays
+ * are XState `after` delays: pass the world's clock (or XState's `SimulatedClock`) as `clock`
+ * and they run in virtual time.
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import type { Reply } from '../protocol/reply';
@@ -77,8 +79,9 @@ export interface LineEvent {
 
 /**
  * Several framed lines at once, e.g. all the lines of one read. The machine handles them exactly
- * as if each had come as its own `line` event, in order; in `data` it feeds the collector
- * directly, without a transition per line (a message can have a hundred thousand lines).
+ * as if each had come as its own `line` event, in order, but without a transition per line: the
+ * commands of a pipelined group are decided in one, and in `data` the lines go straight into the
+ * collector (a message can have a hundred thousand lines), with the end of data if it is there.
  */
 export interface LinesEvent {
   type: 'lines';
@@ -146,8 +149,11 @@ export interface ServerContext {
    */
   data?: DataCollector;
   outcome: Outcome;
-  /** Lines that arrived while a delayed reply was pending, oldest first. */
-  heldLines: LineEvent[];
+  /**
+   * Lines waiting for a delayed reply to go out, oldest first: those behind it in its own batch
+   * and those that arrived meanwhile.
+   */
+  heldLines: readonly LineEvent[];
 }
 
 // ─── Helpers ──────────────────────────────────────────────────────────────────────────────
@@ -161,9 +167,31 @@ function freshFacts(peer: PeerAddress, tls: boolean, tlsInfo: TlsInfo | undefine
 }
 
 function extensionsOf(context: ServerContext): Extensions {
-  const offered = context.backend.extensions(context.facts);
+  return offeredTo(context.backend, context.facts);
+}
+
+function offeredTo(backend: ServerBackend, facts: SessionFacts): Extensions {
+  const offered = backend.extensions(facts);
   // RFC 3207 §4.2: STARTTLS "MUST NOT" be advertised once TLS is up.
-  return context.facts.tls ? { ...offered, starttls: false } : offered;
+  return facts.tls ? { ...offered, starttls: false } : offered;
+}
+
+/**
+ * An outcome's emits as they go on the wire, appended to `into`, for a session with these facts.
+ * RFC 2034: enhanced status codes belong to servers that advertise ENHANCEDSTATUSCODES, so a
+ * session that does not gets its replies without them (the backend is asked only when a reply
+ * carries one).
+ */
+function toWire(backend: ServerBackend, facts: SessionFacts, emits: readonly ServerEmitted[], into: ServerEmitted[]): void {
+  let enhanced: boolean | undefined;
+  for (const item of emits) {
+    if (item.type === 'reply' && item.reply.enhanced !== undefined && !(enhanced ??= offeredTo(backend, facts).enhancedStatusCodes === true)) {
+      const { enhanced: _dropped, ...plain } = item.reply;
+      into.push({ type: 'reply', reply: plain });
+    } else {
+      into.push(item);
+    }
+  }
 }
 
 /** Any UTF-16 unit outside US-ASCII (where one character is no longer one octet). */
@@ -408,63 +436,152 @@ const ROUTE_TARGETS = ['holding', 'ready', 'mail', 'rcpt', 'data', 'waitingForHe
 /** The phases `deliver` can go on to once a delayed reply is out. */
 const ROUTES = ['waitingForHelo', 'ready', 'mail', 'rcpt', 'data', 'auth', 'tlsHandshake', 'closed'] as const satisfies readonly Phase[];
 
-/** The one line an input carries: a `line`, or a batch of exactly one; undefined otherwise. */
-function singleLine(event: ServerEvent): LineEvent | undefined {
-  if (event.type === 'line') return event;
-  if (event.type === 'lines' && event.lines.length === 1) return event.lines[0];
-  return undefined;
+const COMMAND_PHASES: ReadonlySet<Phase> = new Set<CommandPhase>(['waitingForHelo', 'ready', 'mail', 'rcpt']);
+
+function isCommandPhase(phase: Phase): phase is CommandPhase {
+  return COMMAND_PHASES.has(phase);
 }
 
-/** What `event` leads to in state `from`, or undefined when it is not something `from` decides. */
-function decide(context: ServerContext, event: ServerEvent, from: DecidingState): Decision | undefined {
-  if (from === 'greeting') return decideGreeting(context);
-  const line = singleLine(event);
-  if (line === undefined) return undefined;
-  if (from === 'auth') return decideAuthLine(context, line);
-  if (from === 'data') return context.data!.isEndOfData(line) ? decideEndOfData(context) : undefined;
-  return decideCommandLine(context, line, from);
+/** The reply waits (a tarpit, a slow banner): the session goes to `holding`, not to `next`. */
+function isDelayed(outcome: Outcome): boolean {
+  return outcome.delayMs > 0;
+}
+
+/** What one input (a line, or a batch of them) leads to, as the transition it takes applies it. */
+interface Ruling {
+  /** The context changes of every line decided; its outcome is the last line's. */
+  decision: Decision;
+  /**
+   * What goes on the wire now, in order and in wire form: the replies to every line decided,
+   * each shaped by the session its own line left, except a delayed last one (`deliver` writes it).
+   */
+  wire: readonly ServerEmitted[];
+  /** Lines of the batch after the last one decided: they go in again, in order, after it. */
+  unread: readonly LineEvent[];
+}
+
+const NO_LINES: readonly LineEvent[] = [];
+
+/** The lines after the first `count`. */
+function after(lines: readonly LineEvent[], count: number): readonly LineEvent[] {
+  return count < lines.length ? lines.slice(count) : NO_LINES;
+}
+
+/** The ruling for one more decision made in `context`, after the lines whose replies are in `wire`. */
+function ruling(context: ServerContext, decision: Decision, unread: readonly LineEvent[] = NO_LINES, wire: ServerEmitted[] = []): Ruling {
+  const outcome = decision.outcome;
+  if (!isDelayed(outcome)) toWire(context.backend, decision.facts ?? context.facts, outcome.emits, wire);
+  return { decision, wire, unread };
+}
+
+/** Lines to go in again: a lone line as a `line` event, several as one batch. */
+function linesEvent(lines: readonly LineEvent[]): LineEvent | LinesEvent {
+  return lines.length === 1 ? lines[0]! : { type: 'lines', lines };
 }
 
 /**
- * The decision for one input, made once. A command's target state depends on its outcome (250
- * stays in `ready`, 354 goes to `data`, 421 closes), and an XState transition's target is fixed,
- * so each state offers one guarded transition per target and the guards ask which one the
- * decision names. The decision calls the backend's hooks, which may keep state (a greylist
- * remembers who tried), so it must run exactly once per input: the last one made is kept here
- * with the context it was made from (every applied decision makes a new context) and the input
- * event, and the chosen transition's `applyDecision` takes it from here. Between the guard that
- * makes it and that action only XState and the other guards run, so no other session (not even
- * one a hook drives) can take the slot in between. A command thus costs one transition instead
- * of two (one into a pass-through "respond" state, one out of it).
+ * A pipelined group of commands, decided in one transition. RFC 2920 §3.1 lets a client send
+ * commands "without waiting for a response to each individual command", and §3 wants the
+ * replies in the order of the commands: each line is decided in the phase and the context the
+ * previous one left, exactly as if it had come alone, so every hook runs once per line, in
+ * order, and every reply keeps its place. The fold goes on while the session stays in a command
+ * phase with nothing to wait for. The first line that changes how the next ones are read ends
+ * it — RFC 2920 §3.1 puts such commands last in a group, "since their success or failure
+ * produces a change of state which the client SMTP must accommodate": after a 354 the lines are
+ * message text, after a 334 a SASL response, after the 220 to STARTTLS plaintext to drop (RFC
+ * 3207 §4.2), and behind a delayed reply they wait. Those lines are the ruling's `unread`.
  */
-let lastDecision: { context: ServerContext; event: ServerEvent; decision: Decision | undefined } | undefined;
-
-function decisionFor(context: ServerContext, event: ServerEvent, from: DecidingState): Decision | undefined {
-  if (lastDecision !== undefined && lastDecision.context === context && lastDecision.event === event) return lastDecision.decision;
-  const decision = decide(context, event, from);
-  lastDecision = { context, event, decision };
-  return decision;
+function decideCommandLines(context: ServerContext, lines: readonly LineEvent[], phase: CommandPhase): Ruling {
+  const wire: ServerEmitted[] = [];
+  let current = context;
+  for (let index = 0; ; index++) {
+    const decision = decideCommandLine(current, lines[index]!, phase);
+    const outcome = decision.outcome;
+    if (index + 1 === lines.length || isDelayed(outcome) || !isCommandPhase(outcome.next)) {
+      // The last line decided: its changes go on top of what the lines before it changed.
+      return ruling(current, current === context ? decision : { ...current, ...decision }, after(lines, index + 1), wire);
+    }
+    current = { ...current, ...decision };
+    toWire(current.backend, current.facts, outcome.emits, wire);
+    phase = outcome.next;
+  }
 }
 
-/** The transitions out of a deciding state: to where its decision says, writing the outcome. */
+/** A "." line: the only line that can end the data (RFC 5321 §4.1.1.4). */
+function hasDotLine(lines: readonly LineEvent[]): boolean {
+  for (let i = 0; i < lines.length; i++) if (lines[i]!.text === '.') return true;
+  return false;
+}
+
+/**
+ * A batch in `data` that holds a "." line: the message lines before the end go into the
+ * collector, and the end of data is decided with them, in one transition; the lines after it
+ * (commands pipelined behind the message) are the ruling's `unread`. Filling the collector is
+ * the one effect of a decision besides the backend's hooks, and like them it happens once: a
+ * ruling is made once and always applied (see `rulingFor`). A batch without a "." line cannot
+ * end the data: no ruling, and `collectDataLines` takes it whole.
+ */
+function decideDataLines(context: ServerContext, lines: readonly LineEvent[]): Ruling | undefined {
+  if (!hasDotLine(lines)) return undefined;
+  const data = context.data!;
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!;
+    if (data.isEndOfData(line)) return ruling(context, decideEndOfData(context), after(lines, index + 1));
+    data.pushLine(line.text, line.ending, lineOctets(line), line.tooLong === true);
+  }
+  // Every "." was content (it followed a bare LF): the message goes on, nothing to answer.
+  return { decision: { outcome: { emits: [], next: 'data', delayMs: 0 } }, wire: [], unread: NO_LINES };
+}
+
+/** What `event` leads to in state `from`, or undefined when it is not something `from` decides. */
+function decide(context: ServerContext, event: ServerEvent, from: DecidingState): Ruling | undefined {
+  if (from === 'greeting') return ruling(context, decideGreeting(context));
+  if (event.type === 'line') {
+    if (from === 'auth') return ruling(context, decideAuthLine(context, event));
+    if (from === 'data') return context.data!.isEndOfData(event) ? ruling(context, decideEndOfData(context)) : undefined;
+    return ruling(context, decideCommandLine(context, event, from));
+  }
+  if (event.type !== 'lines' || event.lines.length === 0) return undefined;
+  const lines = event.lines;
+  // A SASL response is one line (RFC 4954 §4); whatever follows it is read in the phase it leaves.
+  if (from === 'auth') return ruling(context, decideAuthLine(context, lines[0]!), after(lines, 1));
+  if (from === 'data') return decideDataLines(context, lines);
+  return decideCommandLines(context, lines, from);
+}
+
+/**
+ * The ruling for one input, made once. A command's target state depends on its outcome (250
+ * stays in `ready`, 354 goes to `data`, 421 closes), and an XState transition's target is fixed,
+ * so each state offers one guarded transition per target and the guards ask which one the
+ * ruling names. The ruling calls the backend's hooks (once per line, even for a batch), which
+ * may keep state (a greylist remembers who tried), so it must be made exactly once per input:
+ * the last one made is kept here with the context it was made from (every applied ruling makes
+ * a new context) and the input event, and the chosen transition's `applyRuling` takes it from
+ * here. Between the guard that makes it and that action only XState and the other guards run,
+ * so no other session (not even one a hook drives) can take the slot in between. An input thus
+ * costs one transition instead of two (one into a pass-through "respond" state, one out of it).
+ */
+let lastRuling: { context: ServerContext; event: ServerEvent; ruling: Ruling | undefined } | undefined;
+
+function rulingFor(context: ServerContext, event: ServerEvent, from: DecidingState): Ruling | undefined {
+  if (lastRuling !== undefined && lastRuling.context === context && lastRuling.event === event) return lastRuling.ruling;
+  const made = decide(context, event, from);
+  lastRuling = { context, event, ruling: made };
+  return made;
+}
+
+/** The transitions out of a deciding state: to where its ruling says, applying it. */
 function routedTransitions(from: DecidingState) {
   return ROUTE_TARGETS.map((to) => ({
     guard: { type: 'decidedFor' as const, params: { from, to } },
     target: `#server.${to}` as const,
-    // A delayed reply is written by `deliver` when the delay is over, not now.
-    actions:
-      to === 'holding'
-        ? [{ type: 'applyDecision' as const, params: { from } }]
-        : [{ type: 'applyDecision' as const, params: { from } }, { type: 'emitOutcome' as const }],
+    actions: { type: 'applyRuling' as const, params: { from } },
   }));
 }
 
-/**
- * A command phase: a line (or a batch of one line) is one transition; a batch of several is
- * its lines one by one, in order, each deciding in the state the previous one left.
- */
+/** A command phase: a line, or a batch of them (see `decideCommandLines`), is one transition. */
 function commandPhase(phase: CommandPhase) {
-  return { on: { line: routedTransitions(phase), lines: [...routedTransitions(phase), { actions: 'replayLines' as const }] } };
+  return { on: { line: routedTransitions(phase), lines: routedTransitions(phase) } };
 }
 
 // ─── The machine ──────────────────────────────────────────────────────────────────────────
@@ -479,65 +596,59 @@ export const serverMachine = setup({
   guards: {
     /** RFC 5321 §4.1.1.4: the data ends with "<CRLF>.<CRLF>", nothing else (unless lenient). */
     notEndOfData: ({ context, event }) => !context.data!.isEndOfData(asLine(event)),
-    /** The decision for this input (made once, see `decisionFor`) leads to `to`. */
+    /** The ruling for this input (made once, see `rulingFor`) leads to `to`. */
     decidedFor: ({ context, event }, params: { from: DecidingState; to: RouteTarget }) => {
-      const decision = decisionFor(context, event, params.from);
-      if (decision === undefined) return false;
-      const outcome = decision.outcome;
-      return (outcome.delayMs > 0 ? 'holding' : outcome.next) === params.to;
+      const made = rulingFor(context, event, params.from);
+      if (made === undefined) return false;
+      const outcome = made.decision.outcome;
+      return (isDelayed(outcome) ? 'holding' : outcome.next) === params.to;
     },
     nextIs: ({ context }, params: { phase: Phase }) => context.outcome.next === params.phase,
   },
   actions: {
-    applyDecision: assign(({ context, event }, params: { from: DecidingState }) => {
-      const decision = decisionFor(context, event, params.from)!;
+    /**
+     * Apply the ruling the guards made: write its replies, take its context changes, and send
+     * its unread lines in again behind it, or hold them while its reply waits (RFC 2920 §3: the
+     * replies keep the order of the commands).
+     */
+    applyRuling: enqueueActions(({ context, event, enqueue }, params: { from: DecidingState }) => {
+      const { decision, wire, unread } = rulingFor(context, event, params.from)!;
       // Taken: the slot no longer needs to hold on to this session's context.
-      lastDecision = undefined;
-      return decision;
+      lastRuling = undefined;
+      for (const item of wire) enqueue.emit(item);
+      if (isDelayed(decision.outcome)) {
+        // The delayed reply itself is written by `deliver` when the delay is over, not now.
+        enqueue.assign(unread.length === 0 ? () => decision : () => ({ ...decision, heldLines: [...context.heldLines, ...unread] }));
+        return;
+      }
+      enqueue.assign(() => decision);
+      // A closed session reads nothing more.
+      if (unread.length > 0 && decision.outcome.next !== 'closed') enqueue.raise(linesEvent(unread));
     }),
     collectDataLine: ({ context, event }) => {
       const line = asLine(event);
       context.data!.pushLine(line.text, line.ending, lineOctets(line), line.tooLong === true);
     },
     /**
-     * Message lines of a batch go straight into the collector (the one mutable part of the
-     * context); the end-of-data line and whatever follows it go back in as `line` events, so the
-     * end of data and any pipelined commands behind it take the same path as single lines.
+     * Message lines of a batch without its end (see `decideDataLines`) go straight into the
+     * collector, the one mutable part of the context, without a transition each.
      */
-    collectDataLines: enqueueActions(({ context, event, enqueue }) => {
-      const lines = asLines(event);
+    collectDataLines: ({ context, event }) => {
       const data = context.data!;
-      let next = 0;
-      for (; next < lines.length; next++) {
-        const line = lines[next]!;
-        if (data.isEndOfData(line)) break;
-        data.pushLine(line.text, line.ending, lineOctets(line), line.tooLong === true);
-      }
-      for (; next < lines.length; next++) enqueue.raise(lines[next]!);
-    }),
-    /** Outside `data`, a batch is its lines one by one, in order. */
-    replayLines: enqueueActions(({ event, enqueue }) => {
-      for (const line of asLines(event)) enqueue.raise(line);
-    }),
+      for (const line of asLines(event)) data.pushLine(line.text, line.ending, lineOctets(line), line.tooLong === true);
+    },
     holdLine: assign(({ context, event }) => ({ heldLines: [...context.heldLines, asLine(event)] })),
-    /** Write what the outcome says, in order. */
+    holdLines: assign(({ context, event }) => ({ heldLines: [...context.heldLines, ...asLines(event)] })),
+    /** Write the outcome `deliver` was entered with: a delayed reply once its delay is over, or a failed handshake's close. */
     emitOutcome: enqueueActions(({ context, enqueue }) => {
-      // Asked of the backend only when a reply has an enhanced code to keep or drop.
-      let enhanced: boolean | undefined;
-      for (const item of context.outcome.emits) {
-        if (item.type === 'reply' && item.reply.enhanced !== undefined && !(enhanced ??= extensionsOf(context).enhancedStatusCodes === true)) {
-          // RFC 2034: enhanced codes belong to servers that advertise ENHANCEDSTATUSCODES.
-          const { enhanced: _dropped, ...plain } = item.reply;
-          enqueue.emit({ type: 'reply', reply: plain });
-        } else {
-          enqueue.emit(item);
-        }
-      }
+      const wire: ServerEmitted[] = [];
+      toWire(context.backend, context.facts, context.outcome.emits, wire);
+      for (const item of wire) enqueue.emit(item);
     }),
-    /** Lines held during a delay go back in, in arrival order, ahead of anything new. */
+    /** Lines held during a delay go back in, in arrival order and as one batch, ahead of anything new. */
     releaseHeldLines: enqueueActions(({ context, enqueue }) => {
       if (context.heldLines.length === 0) return;
-      for (const line of context.heldLines) enqueue.raise(line);
+      enqueue.raise(linesEvent(context.heldLines));
       enqueue.assign({ heldLines: [] });
     }),
     /** RFC 3207 §4.2: after the handshake the session starts over; nothing from before counts. */
@@ -579,7 +690,6 @@ export const serverMachine = setup({
   initial: 'greeting',
   on: {
     disconnect: { target: '.closed' },
-    lines: { actions: 'replayLines' },
   },
   states: {
     /** RFC 5321 §3.1: the server speaks first, 220 (or 421/554 and close). */
@@ -596,12 +706,12 @@ export const serverMachine = setup({
     data: {
       on: {
         line: [{ guard: 'notEndOfData', actions: 'collectDataLine' }, ...routedTransitions('data')],
-        lines: { actions: 'collectDataLines' },
+        lines: [...routedTransitions('data'), { actions: 'collectDataLines' }],
       },
     },
     /** After a 334: the next line is the client's SASL response. */
     auth: {
-      on: { line: routedTransitions('auth'), lines: [...routedTransitions('auth'), { actions: 'replayLines' as const }] },
+      on: { line: routedTransitions('auth'), lines: routedTransitions('auth') },
     },
     /**
      * After "220 Ready to start TLS": the transport runs the handshake. Plaintext lines that
@@ -611,6 +721,7 @@ export const serverMachine = setup({
     tlsHandshake: {
       on: {
         line: {},
+        lines: {},
         'tls.established': { target: 'waitingForHelo', actions: 'startTlsSession' },
         'tls.failed': { target: 'deliver', actions: 'tlsFailed' },
       },
@@ -618,7 +729,7 @@ export const serverMachine = setup({
     /** A reply is pending (tarpit, slow banner): lines are held, in order, until it is out. */
     holding: {
       after: { heldReplyDelay: 'deliver' },
-      on: { line: { actions: 'holdLine' } },
+      on: { line: { actions: 'holdLine' }, lines: { actions: 'holdLines' } },
     },
     /** Transient: write the outcome, go where it says, then replay any held lines. */
     deliver: {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import type { Extensions, ServerBackend, SessionFacts } from '../../src/machines/backend';
 import { encodePlain } from '../../src/protocol/sasl';
+import type { LineEvent } from '../../src/machines/server';
 import { codes, line, startSession } from './serverHarness';
 
 const FULL: Extensions = { pipelining: true, size: 1000, starttls: true, enhancedStatusCodes: true, eightBitMime: true, smtpUtf8: true };
@@ -491,12 +492,13 @@ describe('PIPELINING (RFC 2920) and delays', () => {
   });
 });
 
-describe('cost per command', () => {
-  it('a command, a batch of one command and the end of data are each one transition, and each hook runs once', async () => {
+describe('cost per input', () => {
+  /** A session whose microsteps (XState transitions) and hook calls are counted. */
+  async function counted() {
     const { createActor } = await import('xstate');
     const { serverMachine } = await import('../../src/machines/server');
     const calls = { mail: 0, rcpt: 0, dataStart: 0, data: 0 };
-    const counted = backend({
+    const hooks = backend({
       onMail: () => void calls.mail++,
       onRcpt: () => void calls.rcpt++,
       onDataStart: () => void calls.dataStart++,
@@ -504,27 +506,71 @@ describe('cost per command', () => {
     });
     let microsteps = 0;
     const actor = createActor(serverMachine, {
-      input: { backend: counted, peer: { address: '192.0.2.10', port: 40000 } },
+      input: { backend: hooks, peer: { address: '192.0.2.10', port: 40000 } },
       inspect: (event) => {
         if (event.type === '@xstate.microstep') microsteps++;
       },
     });
-    const replies: number[] = [];
-    actor.on('reply', (event) => replies.push(event.reply.code));
+    const replies: string[] = [];
+    actor.on('reply', (event) => replies.push(codes([event.reply])[0]!));
     actor.start();
     actor.send(line('EHLO client.example'));
-    const stepsFor = (event: Parameters<typeof actor.send>[0]): number => {
+    const stepsFor = (...lines: LineEvent[]): number => {
       const before = microsteps;
-      actor.send(event);
+      actor.send(lines.length === 1 ? lines[0]! : { type: 'lines', lines });
       return microsteps - before;
     };
+    const batchOfOne = (one: LineEvent): number => {
+      const before = microsteps;
+      actor.send({ type: 'lines', lines: [one] });
+      return microsteps - before;
+    };
+    return { actor, calls, replies, stepsFor, batchOfOne };
+  }
+
+  const message = ['Subject: one step', '', 'Hello.', '..a dot-stuffed line'].map((text) => line(text));
+
+  it('a command, a batch of one command, a message line and the end of data are each one transition', async () => {
+    const { actor, calls, replies, stepsFor, batchOfOne } = await counted();
     expect(stepsFor(line('MAIL FROM:<alice@example.com>'))).toBe(1);
-    expect(stepsFor({ type: 'lines', lines: [line('RCPT TO:<bob@example.net>')] })).toBe(1);
+    expect(batchOfOne(line('RCPT TO:<bob@example.net>'))).toBe(1);
     expect(stepsFor(line('DATA'))).toBe(1);
     expect(stepsFor(line('Subject: one step'))).toBe(1);
     expect(stepsFor(line('.'))).toBe(1);
-    expect(replies).toEqual([220, 250, 250, 250, 354, 250]);
+    expect(replies).toEqual(['220', '250', '250 2.1.0', '250 2.1.5', '354', '250 2.0.0']);
     expect(actor.getSnapshot().value).toBe('ready');
+    expect(calls).toEqual({ mail: 1, rcpt: 1, dataStart: 1, data: 1 });
+  });
+
+  it('a pipelined MAIL/RCPT/DATA group is one transition, and the message with its end of data another (RFC 2920 §3.1)', async () => {
+    const { actor, calls, replies, stepsFor } = await counted();
+    for (let transaction = 1; transaction <= 3; transaction++) {
+      expect(stepsFor(line('MAIL FROM:<alice@example.com>'), line('RCPT TO:<bob@example.net>'), line('RCPT TO:<carol@example.net>'), line('DATA'))).toBe(1);
+      expect(actor.getSnapshot().value).toBe('data');
+      expect(stepsFor(...message, line('.'))).toBe(1);
+      expect(actor.getSnapshot().value).toBe('ready');
+      // Each hook once per line, as if the lines had come one by one.
+      expect(calls).toEqual({ mail: transaction, rcpt: 2 * transaction, dataStart: transaction, data: transaction });
+    }
+    expect(replies.slice(-5)).toEqual(['250 2.1.0', '250 2.1.5', '250 2.1.5', '354', '250 2.0.0']);
+  });
+
+  it('message text without its end is one transition however many lines it has', async () => {
+    const { actor, replies, stepsFor } = await counted();
+    stepsFor(line('MAIL FROM:<alice@example.com>'), line('RCPT TO:<bob@example.net>'), line('DATA'));
+    // (Short lines: this backend offers SIZE 1000.)
+    expect(stepsFor(...Array.from({ length: 200 }, (_, i) => line(String(i % 10))))).toBe(1);
+    expect(stepsFor(line('last line'), line('.'))).toBe(1);
+    expect(replies.at(-1)).toBe('250 2.0.0');
+    expect(actor.getSnapshot().context.facts.messagesAccepted).toBe(1);
+  });
+
+  it('a group that goes on past DATA costs one more transition for the lines behind the 354, and one for those behind the end', async () => {
+    const { actor, calls, replies, stepsFor } = await counted();
+    const steps = stepsFor(line('MAIL FROM:<alice@example.com>'), line('RCPT TO:<bob@example.net>'), line('DATA'), ...message, line('.'), line('NOOP'), line('QUIT'));
+    expect(steps).toBe(3);
+    expect(replies.slice(1)).toEqual(['250', '250 2.1.0', '250 2.1.5', '354', '250 2.0.0', '250 2.0.0', '221 2.0.0']);
+    expect(actor.getSnapshot().value).toBe('closed');
     expect(calls).toEqual({ mail: 1, rcpt: 1, dataStart: 1, data: 1 });
   });
 });
