@@ -22,7 +22,7 @@
  * Delays (reply timeouts of RFC 5321 §4.5.3.2) are XState `after` delays, so a virtual clock
  * passed to `createActor(clientMachine, { clock })` runs them in virtual time.
  */
-import { assign, emit, enqueueActions, setup } from 'xstate';
+import { and, assign, emit, setup } from 'xstate';
 import type { Reply } from '../protocol/reply';
 import { Replies } from '../protocol/replies';
 import { Timeouts } from '../protocol/limits';
@@ -165,6 +165,34 @@ export interface ClientSettings {
   messages: OutgoingMessage[];
 }
 
+/**
+ * A list that only ever grows at its head, newest first. Growing it costs one small object
+ * whatever its length, where copying an array would cost one slot per element on every reply
+ * (a 50-message session would pay for 50 messages 200 times). A snapshot that holds it keeps
+ * seeing the list it had: XState snapshots are values (xstate/graph walks on from old ones), so
+ * an array pushed to in place would change under them.
+ */
+export interface NewestFirst<T> {
+  readonly latest: T;
+  readonly earlier: NewestFirst<T> | undefined;
+}
+
+/** The message being carried now, and what its replies have decided so far. */
+export interface Transaction {
+  /** Its index in `settings.messages` (their count once every message is done). */
+  index: number;
+  mailReply: Reply | undefined;
+  /**
+   * The recipients whose RCPT reply came. Replies come in the order of the commands (RFC 5321
+   * §3.3; RFC 2920 §3.1 when pipelined), so the list only grows and the rest are still pending.
+   */
+  answered: NewestFirst<RecipientResult> | undefined;
+  /** How many RCPT replies came: the index of the recipient the next one answers. */
+  rcptIndex: number;
+  /** How many of those accepted: DATA needs one (RFC 5321 §3.3). */
+  accepted: number;
+}
+
 export interface ClientContext {
   /**
    * The fixed part, kept in one field so the context has few top-level fields: XState copies
@@ -173,13 +201,19 @@ export interface ClientContext {
    * of it many times dearer.
    */
   settings: ClientSettings;
-  results: MessageResult[];
-  /** Index of the message in progress. */
-  current: number;
-  /** Index of the recipient whose RCPT reply comes next. */
-  rcptIndex: number;
-  /** The current transaction was sent as one PIPELINING batch (MAIL, RCPTs, DATA). */
-  batched: boolean;
+  /**
+   * The messages this session is done with. Messages are finished in order, so this plus
+   * `transaction` plus the untouched rest of `settings.messages` is every result, and one reply
+   * changes only the transaction (or adds one finished message): its cost does not grow with
+   * the number of messages.
+   */
+  finished: NewestFirst<MessageResult> | undefined;
+  transaction: Transaction;
+  /**
+   * The last EHLO offered PIPELINING and the settings allow it: every transaction goes as one
+   * batch (RFC 2920 §3.1). Decided when the EHLO reply is read, not for every transaction.
+   */
+  pipelining: boolean;
   /** Replies still to be read and ignored (a pipelined batch after a refused MAIL). */
   drain: number;
   banner?: Reply;
@@ -203,8 +237,8 @@ function positive(reply: Reply): boolean {
   return reply.code >= 200 && reply.code < 300;
 }
 
-function offers(context: Pick<ClientContext, 'extensions'>, keyword: string): boolean {
-  return context.extensions.some((line) => line === keyword || line.startsWith(`${keyword} `));
+function offers(extensions: string[], keyword: string): boolean {
+  return extensions.some((line) => line === keyword || line.startsWith(`${keyword} `));
 }
 
 function authMechanisms(context: Pick<ClientContext, 'extensions'>): string[] {
@@ -220,20 +254,16 @@ export function extensionsFromEhlo(reply: Reply): string[] {
   });
 }
 
-function currentMessage(context: ClientContext): OutgoingMessage | undefined {
-  return context.settings.messages[context.current];
+function currentMessage(context: ClientContext): OutgoingMessage {
+  return context.settings.messages[context.transaction.index]!;
 }
 
 function mailCommand(message: OutgoingMessage): string {
-  return `MAIL FROM:<${message.from}>`;
+  return `MAIL FROM:<${message.from}>${CRLF}`;
 }
 
 function rcptCommand(address: string): string {
-  return `RCPT TO:<${address}>`;
-}
-
-function acceptedCount(result: MessageResult | undefined): number {
-  return result?.recipients.filter((r) => r.status === 'accepted').length ?? 0;
+  return `RCPT TO:<${address}>${CRLF}`;
 }
 
 /** 2xx accepts, 5xx refuses for good; anything else (4xx, or a reply that makes no sense here) is temporary. */
@@ -241,23 +271,61 @@ function statusOf(reply: Reply): RecipientStatus {
   return positive(reply) ? 'accepted' : reply.code >= 500 ? 'failed' : 'deferred';
 }
 
-/** Mark every still-undecided recipient (of this and later messages) with `reply`. */
-function settlePending(results: MessageResult[], reply: Reply, stage: RecipientResult['stage'], from = 0): MessageResult[] {
-  const status: RecipientStatus = reply.code >= 500 ? 'failed' : 'deferred';
-  return results.map((message, index) =>
-    index < from
-      ? message
-      : {
-          ...message,
-          recipients: message.recipients.map((r) =>
-            r.status === 'pending' || r.status === 'accepted' ? { ...r, status, reply, stage } : r,
-          ),
-        },
-  );
+function transactionFor(index: number): Transaction {
+  return { index, mailReply: undefined, answered: undefined, rcptIndex: 0, accepted: 0 };
 }
 
-function updateMessage(results: MessageResult[], index: number, change: (m: MessageResult) => MessageResult): MessageResult[] {
-  return results.map((m, i) => (i === index ? change(m) : m));
+function oldestFirst<T>(list: NewestFirst<T> | undefined): T[] {
+  const items: T[] = [];
+  for (let link = list; link; link = link.earlier) items.push(link.latest);
+  return items.reverse();
+}
+
+/** A message no command has been sent for: every recipient pending. */
+function untouchedResult(message: OutgoingMessage): MessageResult {
+  return { from: message.from, recipients: message.recipients.map((address) => ({ address, status: 'pending' as const })) };
+}
+
+/** The message in progress as far as its replies have decided it. */
+function resultSoFar(message: OutgoingMessage, transaction: Transaction): MessageResult {
+  const recipients = oldestFirst(transaction.answered);
+  for (let i = recipients.length; i < message.recipients.length; i++) recipients.push({ address: message.recipients[i]!, status: 'pending' });
+  return transaction.mailReply ? { from: message.from, recipients, mailReply: transaction.mailReply } : { from: message.from, recipients };
+}
+
+/**
+ * The session ends early: every recipient still undecided (pending, or accepted and waiting for
+ * the data) of the message in progress and of every later one gets `reply`, and those messages
+ * join the finished ones. Messages already finished have every recipient decided, so they are
+ * left as they are. Runs once per session, at its end.
+ */
+function settleRemaining(context: ClientContext, reply: Reply, stage: RecipientResult['stage']): Pick<ClientContext, 'finished' | 'transaction'> {
+  const status: RecipientStatus = reply.code >= 500 ? 'failed' : 'deferred';
+  const decided = (address: string): RecipientResult => ({ address, status, reply, stage });
+  const { messages } = context.settings;
+  const { transaction } = context;
+  let finished = context.finished;
+  for (let i = transaction.index; i < messages.length; i++) {
+    const message = messages[i]!;
+    let result: MessageResult;
+    if (i === transaction.index) {
+      const soFar = resultSoFar(message, transaction);
+      result = { ...soFar, recipients: soFar.recipients.map((r) => (r.status === 'pending' || r.status === 'accepted' ? decided(r.address) : r)) };
+    } else {
+      result = { from: message.from, recipients: message.recipients.map(decided) };
+    }
+    finished = { latest: result, earlier: finished };
+  }
+  return { finished, transaction: transactionFor(messages.length) };
+}
+
+/** Every message's result, in the order of `settings.messages`. */
+function messageResults(context: ClientContext): MessageResult[] {
+  const results = oldestFirst(context.finished);
+  const { messages } = context.settings;
+  const { index } = context.transaction;
+  for (let i = index; i < messages.length; i++) results.push(i === index ? resultSoFar(messages[i]!, context.transaction) : untouchedResult(messages[i]!));
+  return results;
 }
 
 /** Where a shadowed session starts: before the banner, nothing known. */
@@ -303,6 +371,19 @@ function replyOf(event: ClientEvent): Reply {
   return event.reply;
 }
 
+/*
+ * What one transaction costs. Every reply is one transition, and it goes straight to the state
+ * that waits for the next reply: its guards read the reply itself rather than hopping through a
+ * transient state after an `assign` (each hop is one more XState microstep). The commands that
+ * follow are written by the transition that decides them. A pipelined transaction with n
+ * recipients is n + 3 microsteps: MAIL, each RCPT, DATA's 354, the end of data.
+ *
+ * Each of those n + 3 waits arms its own timer, because RFC 5321 §4.5.3.2 times each command's
+ * reply on its own (MAIL 5 min, RCPT 5 min each, DATA initiation 2 min, data termination 10
+ * min), and a pipelined batch's replies each restart the wait for the next. One timer for a
+ * whole batch would let a slow server take n + 3 times 5 minutes over it, or cut it short, so
+ * there is no timer to save here without changing when the client gives up.
+ */
 export const clientMachine = setup({
   types: {
     context: {} as ClientContext,
@@ -319,20 +400,25 @@ export const clientMachine = setup({
     /** RFC 5321 §3.8: 421 means the server is closing the channel, whatever it answers. */
     closing: ({ event }: CtxEvent) => event.type === 'reply' && event.reply.code === 421,
     enforceTls: ({ context }: Ctx) => context.settings.policy === 'enforce',
-    wantStartTls: ({ context }: Ctx) => context.settings.policy !== 'none' && context.tls === 'none' && offers(context, 'STARTTLS'),
+    wantStartTls: ({ context }: Ctx) => context.settings.policy !== 'none' && context.tls === 'none' && offers(context.extensions, 'STARTTLS'),
     /** Policy `enforce` and no TLS now: refuse to go on. */
     tlsMissing: ({ context }: Ctx) => context.settings.policy === 'enforce' && context.tls !== 'established',
     /** RFC 7672 §2.2 / RFC 8461 §4.2: a certificate that does not verify is no TLS at all to a strict sender. */
     untrustedUnderEnforce: ({ context, event }: CtxEvent) =>
       context.settings.policy === 'enforce' && event.type === 'tls.established' && event.report?.authorized === false,
     wantAuth: ({ context }: Ctx) => context.settings.credentials !== undefined && !context.authenticated && authMechanisms(context).includes('PLAIN'),
-    moreRecipients: ({ context }: Ctx) => context.rcptIndex < (currentMessage(context)?.recipients.length ?? 0),
-    anyAccepted: ({ context }: Ctx) => acceptedCount(context.results[context.current]) > 0,
-    batched: ({ context }: Ctx) => context.batched,
-    drained: ({ context }: Ctx) => context.drain === 0,
-    moreMessages: ({ context }: Ctx) => context.current < context.settings.messages.length,
+    /** The transaction went as one PIPELINING batch: the RCPTs and DATA were written with MAIL. */
+    batched: ({ context }: Ctx) => context.pipelining,
+    /** Another recipient follows the one this RCPT reply answers. */
+    recipientsAfterThis: ({ context }: Ctx) => context.transaction.rcptIndex + 1 < currentMessage(context).recipients.length,
+    /** This RCPT reply or an earlier one accepted a recipient, so DATA may follow (RFC 5321 §3.3). */
+    acceptedSoFar: ({ context, event }: CtxEvent) => context.transaction.accepted > 0 || positive(replyOf(event)),
+    /** More replies of the refused batch follow this one. */
+    drainingMore: ({ context }: Ctx) => context.drain > 1,
+    /** A message waits whose transaction has not started: the current one is finished. */
+    moreMessages: ({ context }: Ctx) => context.transaction.index < context.settings.messages.length,
     /** Another message waits for this connection after the current one. */
-    laterMessages: ({ context }: Ctx) => context.current + 1 < context.settings.messages.length,
+    laterMessages: ({ context }: Ctx) => context.transaction.index + 1 < context.settings.messages.length,
   },
   actions: {
     sendEhlo: emit(({ context }: Ctx) => ({ type: 'send' as const, text: `EHLO ${context.settings.clientName}${CRLF}` })),
@@ -347,13 +433,17 @@ export const clientMachine = setup({
     sendRset: emit({ type: 'send' as const, text: `RSET${CRLF}` }),
     hangUp: emit((_: Ctx, params: { reason: string }) => ({ type: 'close' as const, reason: params.reason })),
     recordBanner: assign({ banner: ({ event }: CtxEvent) => replyOf(event) }),
-    recordEhlo: assign(({ event }: CtxEvent) => ({ esmtp: true, extensions: extensionsFromEhlo(replyOf(event)) })),
-    recordHelo: assign({ esmtp: false, extensions: [] as string[] }),
+    recordEhlo: assign(({ context, event }: CtxEvent) => {
+      const extensions = extensionsFromEhlo(replyOf(event));
+      return { esmtp: true, extensions, pipelining: context.settings.usePipelining && offers(extensions, 'PIPELINING') };
+    }),
+    recordHelo: assign({ esmtp: false, extensions: [] as string[], pipelining: false }),
     recordTls: assign(({ event }: CtxEvent) => ({
       tls: 'established' as TlsState,
       ...(event.type === 'tls.established' && event.report ? { tlsReport: event.report } : {}),
       // RFC 3207 §4.2: everything learnt before TLS is forgotten; EHLO again.
       extensions: [] as string[],
+      pipelining: false,
     })),
     recordStartTlsRefused: assign(({ context, event }: CtxEvent) => ({
       tls: 'refused' as TlsState,
@@ -373,74 +463,82 @@ export const clientMachine = setup({
       ...(context.settings.policy === 'enforce' ? { tlsFailure: `TLS handshake failed: ${event.type === 'tls.failed' ? event.reason : ''}` } : {}),
     })),
     /** The policy refused to send: every recipient waits for another attempt (4.7.5 like Postfix). */
-    deferForTls: assign(({ context }: Ctx) => ({
-      results: settlePending(context.results, { ...Replies.tlsNotAvailable(), lines: [`TLS required: ${context.tlsFailure ?? 'not available'}`] }, 'session'),
-    })),
+    deferForTls: assign(({ context }: Ctx) =>
+      settleRemaining(context, { ...Replies.tlsNotAvailable(), lines: [`TLS required: ${context.tlsFailure ?? 'not available'}`] }, 'session'),
+    ),
     recordAuth: assign({ authenticated: true }),
-    failForAuth: assign(({ context, event }: CtxEvent) => ({ results: settlePending(context.results, replyOf(event), 'session') })),
-    failSession: assign(({ context, event }: CtxEvent) => ({ results: settlePending(context.results, replyOf(event), 'session') })),
+    failForAuth: assign(({ context, event }: CtxEvent) => settleRemaining(context, replyOf(event), 'session')),
+    failSession: assign(({ context, event }: CtxEvent) => settleRemaining(context, replyOf(event), 'session')),
     serverClosed: assign(({ context, event }: CtxEvent) => ({
-      results: settlePending(context.results, event.type === 'reply' ? event.reply : Replies.connectionDropped(), 'session'),
+      ...settleRemaining(context, event.type === 'reply' ? event.reply : Replies.connectionDropped(), 'session'),
       endedBy: (event.type === 'reply' ? 'server' : 'closed') as ClientReport['endedBy'],
     })),
-    timedOut: assign(({ context }: Ctx) => ({ results: settlePending(context.results, Replies.timeout('Client'), 'session'), endedBy: 'timeout' as const })),
+    timedOut: assign(({ context }: Ctx) => ({ ...settleRemaining(context, Replies.timeout('Client'), 'session'), endedBy: 'timeout' as const })),
+    /** The first transaction of the session is about to start: say whether transactions are pipelined. */
+    beginTransactions: assign({ pipelined: ({ context }: Ctx) => context.pipelining }),
     /** MAIL FROM, or with PIPELINING the whole envelope and DATA in one write (RFC 2920 §3.1). */
-    startTransaction: enqueueActions(({ context, enqueue }) => {
-      const message = currentMessage(context)!;
-      const batched = context.settings.usePipelining && offers(context, 'PIPELINING');
-      if (batched) {
-        const lines = [mailCommand(message), ...message.recipients.map(rcptCommand), 'DATA'];
-        enqueue.emit({ type: 'send', text: lines.map((l) => `${l}${CRLF}`).join('') });
-      } else {
-        enqueue.emit({ type: 'send', text: `${mailCommand(message)}${CRLF}` });
-      }
-      enqueue.assign({ batched, rcptIndex: 0, pipelined: context.pipelined || batched });
+    sendTransaction: emit(({ context }: Ctx) => {
+      const message = currentMessage(context);
+      const text = context.pipelining ? `${mailCommand(message)}${message.recipients.map(rcptCommand).join('')}DATA${CRLF}` : mailCommand(message);
+      return { type: 'send' as const, text };
     }),
-    recordMail: assign(({ context, event }: CtxEvent) => ({
-      results: updateMessage(context.results, context.current, (m) => ({ ...m, mailReply: replyOf(event) })),
-    })),
-    /** MAIL refused: every recipient of this message shares its fate; a batch leaves replies to read. */
-    failMail: assign(({ context, event }: CtxEvent) => ({
-      results: updateMessage(context.results, context.current, (m) => ({
-        ...m,
-        mailReply: replyOf(event),
-        recipients: m.recipients.map((r) => ({ ...r, status: statusOf(replyOf(event)), reply: replyOf(event), stage: 'mail' as const })),
-      })),
-      drain: context.batched ? (currentMessage(context)?.recipients.length ?? 0) + 1 : 0,
-    })),
-    sendNextRcptUnlessBatched: enqueueActions(({ context, enqueue }) => {
-      if (context.batched) return;
-      enqueue.emit({ type: 'send', text: `${rcptCommand(currentMessage(context)!.recipients[context.rcptIndex]!)}${CRLF}` });
-    }),
-    sendDataUnlessBatched: enqueueActions(({ context, enqueue }) => {
-      if (!context.batched) enqueue.emit({ type: 'send', text: `DATA${CRLF}` });
-    }),
+    /** Without PIPELINING: the RCPT for the recipient whose reply comes next. */
+    sendNextRcpt: emit(({ context }: Ctx) => ({ type: 'send' as const, text: rcptCommand(currentMessage(context).recipients[context.transaction.rcptIndex]!) })),
+    sendData: emit({ type: 'send' as const, text: `DATA${CRLF}` }),
     /** The message, dot-stuffed; after a pipelined 354 with no accepted recipient only "." (RFC 2920 §3.1). */
-    sendMessageContent: enqueueActions(({ context, enqueue }) => {
-      const text = acceptedCount(context.results[context.current]) > 0 ? dotStuff(currentMessage(context)!.content) : `.${CRLF}`;
-      enqueue.emit({ type: 'send', text });
-    }),
-    recordRcpt: assign(({ context, event }: CtxEvent) => ({
-      results: updateMessage(context.results, context.current, (m) => ({
-        ...m,
-        recipients: m.recipients.map((r, i) => (i === context.rcptIndex ? { ...r, status: statusOf(replyOf(event)), reply: replyOf(event), stage: 'rcpt' as const } : r)),
-      })),
-      rcptIndex: context.rcptIndex + 1,
+    sendMessageContent: emit(({ context }: Ctx) => ({
+      type: 'send' as const,
+      text: context.transaction.accepted > 0 ? dotStuff(currentMessage(context).content) : `.${CRLF}`,
     })),
-    /** The reply after the message: it decides for every recipient accepted at RCPT. */
-    recordDataReply: assign(({ context, event }: CtxEvent) => {
+    recordMail: assign(({ context, event }: CtxEvent) => ({ transaction: { ...context.transaction, mailReply: replyOf(event) } })),
+    /** MAIL refused: every recipient of this message shares its fate; a batch leaves replies to read. */
+    failMail: assign(({ context, event }: CtxEvent) => {
       const reply = replyOf(event);
-      const status: RecipientStatus = positive(reply) ? 'delivered' : statusOf(reply);
+      const status = statusOf(reply);
+      const message = currentMessage(context);
+      const result: MessageResult = {
+        from: message.from,
+        recipients: message.recipients.map((address) => ({ address, status, reply, stage: 'mail' as const })),
+        mailReply: reply,
+      };
       return {
-        results: updateMessage(context.results, context.current, (m) => ({
-          ...m,
-          dataReply: reply,
-          recipients: m.recipients.map((r) => (r.status === 'accepted' ? { ...r, status, reply, stage: 'data' as const } : r)),
-        })),
+        finished: { latest: result, earlier: context.finished },
+        transaction: transactionFor(context.transaction.index + 1),
+        drain: context.pipelining ? message.recipients.length + 1 : 0,
       };
     }),
+    recordRcpt: assign(({ context, event }: CtxEvent) => {
+      const reply = replyOf(event);
+      const status = statusOf(reply);
+      const { transaction } = context;
+      const address = currentMessage(context).recipients[transaction.rcptIndex]!;
+      return {
+        transaction: {
+          ...transaction,
+          answered: { latest: { address, status, reply, stage: 'rcpt' as const }, earlier: transaction.answered },
+          rcptIndex: transaction.rcptIndex + 1,
+          accepted: status === 'accepted' ? transaction.accepted + 1 : transaction.accepted,
+        },
+      };
+    }),
+    /** No recipient accepted: the message is decided without DATA. */
+    finishMessage: assign(({ context }: Ctx) => ({
+      finished: { latest: resultSoFar(currentMessage(context), context.transaction), earlier: context.finished },
+      transaction: transactionFor(context.transaction.index + 1),
+    })),
+    /** The reply to the end of data (or a refused DATA): it decides for every recipient accepted at RCPT. */
+    finishWithDataReply: assign(({ context, event }: CtxEvent) => {
+      const reply = replyOf(event);
+      const status: RecipientStatus = positive(reply) ? 'delivered' : statusOf(reply);
+      const soFar = resultSoFar(currentMessage(context), context.transaction);
+      const result: MessageResult = {
+        ...soFar,
+        recipients: soFar.recipients.map((r) => (r.status === 'accepted' ? { address: r.address, status, reply, stage: 'data' as const } : r)),
+        dataReply: reply,
+      };
+      return { finished: { latest: result, earlier: context.finished }, transaction: transactionFor(context.transaction.index + 1) };
+    }),
     drainOne: assign({ drain: ({ context }: Ctx) => Math.max(0, context.drain - 1) }),
-    nextMessage: assign({ current: ({ context }: Ctx) => context.current + 1, batched: false, drain: 0 }),
     endByQuit: assign({ endedBy: 'quit' as const }),
 
     // ── shadowing ─────────────────────────────────────────────────────────────────────────
@@ -487,10 +585,9 @@ export const clientMachine = setup({
         },
         messages,
       },
-      results: messages.map((m) => ({ from: m.from, recipients: m.recipients.map((address) => ({ address, status: 'pending' as const })) })),
-      current: 0,
-      rcptIndex: 0,
-      batched: false,
+      finished: undefined,
+      transaction: transactionFor(0),
+      pipelining: false,
       drain: 0,
       esmtp: false,
       extensions: [],
@@ -546,13 +643,14 @@ export const clientMachine = setup({
       },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to HELO in time' } }] } },
     },
-    /** Transient: after a greeting, decide STARTTLS, TLS refusal, AUTH or the transaction. */
+    /** Transient, once per greeting: decide STARTTLS, TLS refusal, AUTH, the first transaction or QUIT. */
     greeted: {
       always: [
         { guard: 'wantStartTls', target: 'starttls' },
         { guard: 'tlsMissing', target: 'quit', actions: ['recordNoStartTls', 'deferForTls'] },
         { guard: 'wantAuth', target: 'auth' },
-        { target: 'transaction' },
+        { guard: 'moreMessages', target: 'mailFrom', actions: 'beginTransactions' },
+        { target: 'quit' },
       ],
     },
     starttls: {
@@ -584,13 +682,18 @@ export const clientMachine = setup({
     },
     /** Transient: STARTTLS was refused under opportunistic policy: go on in plaintext. */
     afterTls: {
-      always: [{ guard: 'wantAuth', target: 'auth' }, { target: 'transaction' }],
+      always: [
+        { guard: 'wantAuth', target: 'auth' },
+        { guard: 'moreMessages', target: 'mailFrom', actions: 'beginTransactions' },
+        { target: 'quit' },
+      ],
     },
     auth: {
       entry: 'sendAuth',
       on: {
         reply: [
-          { guard: 'positive', target: 'transaction', actions: 'recordAuth' },
+          { guard: and(['positive', 'moreMessages']), target: 'mailFrom', actions: ['recordAuth', 'beginTransactions'] },
+          { guard: 'positive', target: 'quit', actions: 'recordAuth' },
           { guard: 'closing', target: 'done', actions: 'serverClosed' },
           { target: 'quit', actions: 'failForAuth' },
         ],
@@ -598,45 +701,45 @@ export const clientMachine = setup({
       },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to AUTH in time' } }] } },
     },
-    /** Transient: another message on this connection, or QUIT. */
-    transaction: {
-      always: [{ guard: 'moreMessages', target: 'mailFrom' }, { target: 'quit' }],
-    },
+    /** MAIL was written (with PIPELINING, the RCPTs and DATA too); its reply comes first. */
     mailFrom: {
-      entry: 'startTransaction',
+      entry: 'sendTransaction',
       on: {
         reply: [
-          { guard: 'positive', target: 'rcptTo', actions: 'recordMail' },
+          { guard: and(['positive', 'batched']), target: 'rcptTo', actions: 'recordMail' },
+          { guard: 'positive', target: 'rcptTo', actions: ['recordMail', 'sendNextRcpt'] },
           { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          { target: 'draining', actions: 'failMail' },
+          // MAIL refused: the batch's RCPT and DATA replies still come and are ignored; without
+          // a batch the next message starts at once (no transaction began, so no RSET is due).
+          { guard: 'batched', target: 'draining', actions: 'failMail' },
+          { guard: 'laterMessages', target: 'mailFrom', reenter: true, actions: 'failMail' },
+          { target: 'quit', actions: 'failMail' },
         ],
         closed: { target: 'done', actions: 'serverClosed' },
       },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to MAIL in time' } }] } },
     },
-    /** One RCPT reply per recipient, in order (RFC 5321 §3.3; RFC 2920 §3.1 when batched). */
+    /**
+     * One RCPT reply per recipient, in order (RFC 5321 §3.3; RFC 2920 §3.1 when batched). Each
+     * reply re-enters the state, so each RCPT gets its own timeout.
+     */
     rcptTo: {
-      entry: 'sendNextRcptUnlessBatched',
       on: {
         reply: [
           { guard: 'closing', target: 'done', actions: ['recordRcpt', 'serverClosed'] },
-          { target: 'afterRcpt', actions: 'recordRcpt' },
+          { guard: and(['recipientsAfterThis', 'batched']), target: 'rcptTo', reenter: true, actions: 'recordRcpt' },
+          { guard: 'recipientsAfterThis', target: 'rcptTo', reenter: true, actions: ['recordRcpt', 'sendNextRcpt'] },
+          // Batched, DATA went with the RCPTs: its reply comes next whatever they got.
+          { guard: 'batched', target: 'data', actions: 'recordRcpt' },
+          { guard: 'acceptedSoFar', target: 'data', actions: ['recordRcpt', 'sendData'] },
+          // RFC 5321 §3.3: no recipient accepted, so no DATA: end the transaction with RSET.
+          { target: 'reset', actions: ['recordRcpt', 'finishMessage'] },
         ],
         closed: { target: 'done', actions: 'serverClosed' },
       },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to RCPT in time' } }] } },
     },
-    afterRcpt: {
-      always: [
-        { guard: 'moreRecipients', target: 'rcptTo' },
-        { guard: 'batched', target: 'data' },
-        { guard: 'anyAccepted', target: 'data' },
-        // RFC 5321 §3.3: no recipient accepted, so no DATA: end the transaction with RSET.
-        { target: 'reset' },
-      ],
-    },
     data: {
-      entry: 'sendDataUnlessBatched',
       on: {
         reply: [
           { guard: 'closing', target: 'done', actions: 'serverClosed' },
@@ -644,8 +747,8 @@ export const clientMachine = setup({
           // DATA refused: the accepted recipients share the refusal (or, batched with none accepted,
           // it was expected). The server may still hold the sender: before another transaction on
           // this connection, RSET clears it (RFC 5321 §4.1.1.5), or the next MAIL is "nested".
-          { guard: 'laterMessages', target: 'reset', actions: 'recordDataReply' },
-          { target: 'nextMessage', actions: 'recordDataReply' },
+          { guard: 'laterMessages', target: 'reset', actions: 'finishWithDataReply' },
+          { target: 'quit', actions: 'finishWithDataReply' },
         ],
         closed: { target: 'done', actions: 'serverClosed' },
       },
@@ -656,37 +759,40 @@ export const clientMachine = setup({
       entry: 'sendMessageContent',
       on: {
         reply: [
-          { guard: 'closing', target: 'done', actions: ['recordDataReply', 'serverClosed'] },
-          { target: 'nextMessage', actions: 'recordDataReply' },
+          { guard: 'closing', target: 'done', actions: ['finishWithDataReply', 'serverClosed'] },
+          { guard: 'laterMessages', target: 'mailFrom', actions: 'finishWithDataReply' },
+          { target: 'quit', actions: 'finishWithDataReply' },
         ],
         // RFC 5321 §3.8: a connection lost after the data is treated as a temporary failure.
         closed: { target: 'done', actions: 'serverClosed' },
       },
       after: { dataTerminationTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to the end of data in time' } }] } },
     },
+    /** The message is decided; RSET clears the transaction before the next one or QUIT. */
     reset: {
       entry: 'sendRset',
       on: {
-        reply: [{ guard: 'closing', target: 'done', actions: 'serverClosed' }, { target: 'nextMessage' }],
+        reply: [
+          { guard: 'closing', target: 'done', actions: 'serverClosed' },
+          { guard: 'moreMessages', target: 'mailFrom' },
+          { target: 'quit' },
+        ],
         closed: { target: 'done', actions: 'serverClosed' },
       },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to RSET in time' } }] } },
     },
-    /** Replies to a pipelined batch whose MAIL was refused: read and ignore them. */
+    /** Replies to a pipelined batch whose MAIL was refused: read and ignore them, then go on. */
     draining: {
-      always: { guard: 'drained', target: 'nextMessage' },
       on: {
         reply: [
           { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          { actions: 'drainOne', target: 'draining', reenter: true },
+          { guard: 'drainingMore', target: 'draining', reenter: true, actions: 'drainOne' },
+          { guard: 'moreMessages', target: 'mailFrom', actions: 'drainOne' },
+          { target: 'quit', actions: 'drainOne' },
         ],
         closed: { target: 'done', actions: 'serverClosed' },
       },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply in time' } }] } },
-    },
-    nextMessage: {
-      entry: 'nextMessage',
-      always: 'transaction',
     },
     quit: {
       entry: 'sendQuit',
@@ -722,7 +828,7 @@ function formatShort(reply: Reply): string {
 /** The report of a (finished or running) driving session. */
 export function reportOf(context: ClientContext): ClientReport {
   return {
-    messages: context.results,
+    messages: messageResults(context),
     ...(context.banner ? { banner: context.banner } : {}),
     esmtp: context.esmtp,
     extensions: context.extensions,

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, type SnapshotFrom } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { allowedNext, clientMachine, explainReply, type ClientEvent, type ClientInput } from '../../src/machines/client';
+import { allowedNext, clientMachine, explainReply, reportOf, type ClientEvent, type ClientInput } from '../../src/machines/client';
 import { Replies } from '../../src/protocol/replies';
 import type { Reply } from '../../src/protocol/reply';
 import { VirtualClock } from '../../src/sim/clock';
@@ -39,8 +39,8 @@ const MESSAGE = { from: 'alice@example.com', recipients: ['bob@example.net', 'ca
 
 function serialize(state: Snapshot): string {
   const c = state.context;
-  const statuses = c.results.map((m) => m.recipients.map((r) => r.status).join(',')).join(';');
-  return `${JSON.stringify(state.value)}|${c.tls}|${c.esmtp}|${c.rcptIndex}|${c.current}|${statuses}|${c.tlsFailure ? 'tf' : ''}`;
+  const statuses = reportOf(c).messages.map((m) => m.recipients.map((r) => r.status).join(',')).join(';');
+  return `${JSON.stringify(state.value)}|${c.tls}|${c.esmtp}|${c.transaction.rcptIndex}|${c.transaction.index}|${statuses}|${c.tlsFailure ? 'tf' : ''}`;
 }
 
 /** Replay a path on a fresh actor and return what the client wrote. */
@@ -85,7 +85,7 @@ describe('client machine along xstate/graph paths', () => {
       const { sends } = replay(opportunistic, path.steps.map((s) => s.event as ClientEvent).slice(1));
       const dataAt = sends.indexOf('DATA\r\n');
       if (dataAt >= 0) {
-        const accepted = path.steps.some((s) => s.state.context.results[0]!.recipients.some((r) => r.status === 'accepted' || r.status === 'delivered'));
+        const accepted = path.steps.some((s) => reportOf(s.state.context).messages[0]!.recipients.some((r) => r.status === 'accepted' || r.status === 'delivered'));
         expect(accepted).toBe(true);
       }
       const contentAt = sends.findIndex((t) => t.startsWith('Subject: hi'));
@@ -235,6 +235,163 @@ describe('client machine as a bare actor', () => {
     clock.advance(60_000);
     expect(actor.getSnapshot().output?.endedBy).toBe('timeout');
     expect(closes).toEqual(['no banner in time']);
+  });
+});
+
+describe('client machine cost per transaction', () => {
+  const messages = (count: number, recipients: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      from: 'alice@example.com',
+      recipients: Array.from({ length: recipients }, (_, k) => `user${k}@example.net`),
+      content: `Subject: ${i}\r\n\r\nhello\r\n`,
+    }));
+
+  /** Microsteps (XState's unit of work: one transition, or one eventless hop) the client takes for the middle one of three pipelined transactions. */
+  function microstepsForOneTransaction(recipients: number, pipelining = true): number {
+    let microsteps = 0;
+    const actor = createActor(clientMachine, {
+      input: { messages: messages(3, recipients), tls: 'none', pipelining },
+      clock: new VirtualClock(),
+      inspect: (event) => {
+        if (event.type === '@xstate.microstep') microsteps += 1;
+      },
+    });
+    const sends: string[] = [];
+    actor.on('send', (e) => sends.push(e.text));
+    actor.start();
+    actor.send(reply(Replies.greeting('mx')));
+    actor.send(reply(ehloWith('PIPELINING')));
+    const transaction = () => {
+      for (const r of [Replies.senderOk(), ...Array.from({ length: recipients }, () => Replies.recipientOk()), Replies.startMailInput(), Replies.queued('Q')]) actor.send(reply(r));
+    };
+    transaction();
+    microsteps = 0;
+    transaction();
+    const counted = microsteps;
+    transaction();
+    actor.send(reply(Replies.bye('mx')));
+    // The counted transactions did their whole job: every message written and delivered.
+    expect(sends.filter((t) => t.startsWith('MAIL FROM:'))).toHaveLength(3);
+    expect(sends.filter((t) => t.startsWith('Subject:'))).toHaveLength(3);
+    expect(actor.getSnapshot().output!.messages.flatMap((m) => m.recipients.map((r) => r.status))).toEqual(Array(3 * recipients).fill('delivered'));
+    return counted;
+  }
+
+  it('a pipelined transaction costs one microstep per reply: MAIL, each RCPT, 354, end of data', () => {
+    expect(microstepsForOneTransaction(1)).toBeLessThanOrEqual(4);
+    expect(microstepsForOneTransaction(3)).toBeLessThanOrEqual(6);
+  });
+
+  it('so does one without PIPELINING, each command written by the transition that read the reply before it', () => {
+    expect(microstepsForOneTransaction(1, false)).toBeLessThanOrEqual(4);
+    expect(microstepsForOneTransaction(3, false)).toBeLessThanOrEqual(6);
+  });
+
+  it('reports every message of a pipelined session, refused MAIL and refused DATA included', () => {
+    const [first, second, third] = messages(3, 2);
+    const { sends, actor } = replay({ messages: [first!, second!, third!], tls: 'none' }, [
+      reply(Replies.greeting('mx')),
+      reply(ehloWith('PIPELINING')),
+      // first: delivered to both
+      reply(Replies.senderOk()),
+      reply(Replies.recipientOk()),
+      reply(Replies.recipientOk()),
+      reply(Replies.startMailInput()),
+      reply(Replies.queued('Q1')),
+      // second: MAIL refused; the RCPT and DATA replies of its batch are read and ignored
+      reply(Replies.senderDomainInvalid('example.com')),
+      reply(Replies.badSequence('need MAIL')),
+      reply(Replies.badSequence('need MAIL')),
+      reply(Replies.badSequence('need MAIL')),
+      // third: both recipients refused, so DATA is refused too
+      reply(Replies.senderOk()),
+      reply(Replies.userUnknown()),
+      reply(Replies.greylisted()),
+      reply(Replies.noValidRecipients()),
+      reply(Replies.bye('mx')),
+    ]);
+    expect(sends.filter((t) => t.startsWith('MAIL FROM:'))).toHaveLength(3);
+    expect(sends.filter((t) => t === '.\r\n' || t.startsWith('Subject:'))).toHaveLength(1);
+    expect(sends.at(-1)).toBe('QUIT\r\n');
+    const output = actor.getSnapshot().output!;
+    expect(output.endedBy).toBe('quit');
+    expect(output.messages).toStrictEqual([
+      {
+        from: 'alice@example.com',
+        recipients: [
+          { address: 'user0@example.net', status: 'delivered', reply: Replies.queued('Q1'), stage: 'data' },
+          { address: 'user1@example.net', status: 'delivered', reply: Replies.queued('Q1'), stage: 'data' },
+        ],
+        mailReply: Replies.senderOk(),
+        dataReply: Replies.queued('Q1'),
+      },
+      {
+        from: 'alice@example.com',
+        recipients: [
+          { address: 'user0@example.net', status: 'failed', reply: Replies.senderDomainInvalid('example.com'), stage: 'mail' },
+          { address: 'user1@example.net', status: 'failed', reply: Replies.senderDomainInvalid('example.com'), stage: 'mail' },
+        ],
+        mailReply: Replies.senderDomainInvalid('example.com'),
+      },
+      {
+        from: 'alice@example.com',
+        recipients: [
+          { address: 'user0@example.net', status: 'failed', reply: Replies.userUnknown(), stage: 'rcpt' },
+          { address: 'user1@example.net', status: 'deferred', reply: Replies.greylisted(), stage: 'rcpt' },
+        ],
+        mailReply: Replies.senderOk(),
+        dataReply: Replies.noValidRecipients(),
+      },
+    ]);
+  });
+
+  it('a report taken mid-session shows the finished, the current and the untouched messages', () => {
+    const { actor } = replay({ messages: messages(3, 2), tls: 'none' }, [
+      reply(Replies.greeting('mx')),
+      reply(ehloWith('PIPELINING')),
+      reply(Replies.senderOk()),
+      reply(Replies.recipientOk()),
+      reply(Replies.recipientOk()),
+      reply(Replies.startMailInput()),
+      reply(Replies.queued('Q1')),
+      reply(Replies.senderOk()),
+      reply(Replies.recipientOk()),
+    ]);
+    const report = reportOf(actor.getSnapshot().context);
+    expect(report.messages.map((m) => m.recipients.map((r) => r.status))).toEqual([
+      ['delivered', 'delivered'],
+      ['accepted', 'pending'],
+      ['pending', 'pending'],
+    ]);
+    expect(report.messages.map((m) => [m.mailReply?.code, m.dataReply?.code])).toEqual([
+      [250, 250],
+      [250, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
+  it('each pipelined reply restarts the wait for the next one (RFC 5321 §4.5.3.2: a timeout per command)', () => {
+    const clock = new VirtualClock();
+    const actor = createActor(clientMachine, { input: { messages: messages(1, 2), tls: 'none' }, clock });
+    const closes: string[] = [];
+    actor.on('close', (e) => closes.push(e.reason));
+    actor.start();
+    actor.send(reply(Replies.greeting('mx')));
+    actor.send(reply(ehloWith('PIPELINING')));
+    actor.send(reply(Replies.senderOk()));
+    clock.advance(4 * 60_000);
+    actor.send(reply(Replies.recipientOk()));
+    // 8 minutes after the batch went out, but only 4 after the last reply: still waiting.
+    clock.advance(4 * 60_000);
+    expect(actor.getSnapshot().status).toBe('active');
+    clock.advance(60_000);
+    expect(closes).toEqual(['no reply to RCPT in time']);
+    const output = actor.getSnapshot().output!;
+    expect(output.endedBy).toBe('timeout');
+    expect(output.messages[0]!.recipients.map((r) => [r.status, r.stage])).toEqual([
+      ['deferred', 'session'],
+      ['deferred', 'session'],
+    ]);
   });
 });
 
