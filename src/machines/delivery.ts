@@ -104,7 +104,7 @@ export interface HostTrial {
 }
 
 export interface AttemptResult {
-  trials: HostTrial[];
+  trials: readonly HostTrial[];
   verdicts: RecipientVerdict[];
 }
 
@@ -208,8 +208,10 @@ export function recordVerdicts(
 ): QueueNotice[] {
   const { trials, verdicts } = result;
   const recipients = record.recipients;
-  // Records are rewritten tens of thousands of times in a long run: plain loops and objects of
-  // one shape (no spreads) keep that cheap.
+  // Records are rewritten tens of thousands of times in a long run (a dead destination defers
+  // its mail every hour for five days): plain loops, objects of one shape (no spreads) and no
+  // array made that is not kept keep that cheap.
+  let failed: RecipientVerdict[] | undefined;
   for (const verdict of verdicts) {
     for (let i = 0; i < recipients.length; i++) {
       const r = recipients[i]!;
@@ -217,24 +219,30 @@ export function recordVerdicts(
       recipients[i] = { address: r.address, status: verdict.outcome, statusCode: verdict.status, attempts: r.attempts + 1, last: verdict };
       break;
     }
+    if (verdict.outcome === 'failed') (failed ??= []).push(verdict);
   }
-  const addresses = verdicts.map((v) => v.address);
-  for (const t of trials) {
-    const entry: TimelineEntry = { attempt, at: t.at, host: t.host, outcome: t.outcome, summary: t.summary, recipients: addresses };
-    if (t.reply) entry.reply = t.reply;
-    if (t.connectionId) entry.connectionId = t.connectionId;
-    if (t.downgraded) entry.downgraded = true;
-    record.timeline.push(entry);
-  }
-  if (trials.length === 0) {
+  if (trials.length > 0) {
+    const addresses = addressesOf(verdicts);
+    for (const t of trials) {
+      const entry: TimelineEntry = { attempt, at: t.at, host: t.host, outcome: t.outcome, summary: t.summary, recipients: addresses };
+      if (t.reply) entry.reply = t.reply;
+      if (t.connectionId) entry.connectionId = t.connectionId;
+      if (t.downgraded) entry.downgraded = true;
+      record.timeline.push(entry);
+    }
+  } else {
     for (const v of verdicts) record.timeline.push({ attempt, at: now, outcome: routeOutcome, summary: v.diagnostic, recipients: [v.address] });
   }
-  const failed = verdicts.filter((v) => v.outcome === 'failed');
   // RFC 3461 §6.2 / RFC 5321 §6.1: the sender learns of a permanent failure at once.
-  return failed.length > 0 ? [{ type: 'bounce', verdicts: failed, expired: false }] : [];
+  return failed ? [{ type: 'bounce', verdicts: failed, expired: false }] : [];
 }
 
-/** One message's recipients at one destination, waiting in that destination's queue. */
+function addressesOf(verdicts: readonly RecipientVerdict[]): string[] {
+  const addresses: string[] = new Array(verdicts.length);
+  for (let i = 0; i < verdicts.length; i++) addresses[i] = verdicts[i]!.address;
+  return addresses;
+}
+
 export interface QueueEntry {
   readonly messageId: string;
   /** The recipients still to deliver at this destination. */
@@ -253,19 +261,25 @@ export interface QueueEntry {
  * period is over, fail with 4.4.7 (RFC 3463 "delivery time expired").
  */
 export function deferEntry(record: MessageRecord, destination: string, entry: QueueEntry, now: number): { requeue?: QueueEntry; notices: QueueNotice[] } {
-  const waiting = record.recipients.filter((r) => isPending(r) && entry.recipients.includes(r.address));
-  if (waiting.length === 0) {
+  const addresses: string[] = [];
+  let firstWaiting: RecipientState | undefined;
+  for (const r of record.recipients) {
+    if (!isPending(r) || !entry.recipients.includes(r.address)) continue;
+    addresses.push(r.address);
+    firstWaiting ??= r;
+  }
+  if (firstWaiting === undefined) {
     record.nextAttempts.delete(destination);
     return { notices: [] };
   }
   const deadline = deadlineOf(record);
   if (now >= deadline) {
     record.nextAttempts.delete(destination);
+    const waiting = record.recipients.filter((r) => isPending(r) && entry.recipients.includes(r.address));
     return { notices: [expire(record, entry.attempts, waiting, now)] };
   }
   const deferrals = entry.deferrals + 1;
   const retryAt = Math.min(now + backoffDelay(record.policy, deferrals), deadline);
-  const addresses = waiting.map((r) => r.address);
   record.timeline.push({
     attempt: entry.attempts,
     at: now,
@@ -275,7 +289,7 @@ export function deferEntry(record: MessageRecord, destination: string, entry: Qu
     retryAt,
   });
   record.nextAttempts.set(destination, retryAt);
-  const notices: QueueNotice[] = [{ type: 'deferred', recipients: addresses, retryAt, reason: waiting[0]!.last?.diagnostic ?? 'temporary failure' }];
+  const notices: QueueNotice[] = [{ type: 'deferred', recipients: addresses, retryAt, reason: firstWaiting.last?.diagnostic ?? 'temporary failure' }];
   const warnAfter = record.policy.delayWarningMs;
   if (!record.warned && warnAfter > 0 && now - record.arrivalAt >= warnAfter) {
     record.warned = true;
@@ -289,7 +303,6 @@ export function deferEntry(record: MessageRecord, destination: string, entry: Qu
   return { requeue: { messageId: entry.messageId, recipients: addresses, dueAt: retryAt, attempts: entry.attempts, deferrals }, notices };
 }
 
-/** Past the retry period: the waiting recipients fail (RFC 5321 §4.5.4.1), the last error quoted. */
 function expire(record: MessageRecord, attempt: number, waiting: RecipientState[], now: number): QueueNotice {
   const days = Math.round((now - record.arrivalAt) / DAY);
   const verdicts: RecipientVerdict[] = waiting.map((r) => ({
@@ -363,6 +376,28 @@ export type DestinationEvent =
   /** The run ended: these entries wait again; the destination's suspension as the run left it. */
   | { type: 'run.done'; requeue: QueueEntry[]; suspension: Suspension | undefined };
 
+/** The entries an event adds to the queue. */
+function arrivingEntries(event: DestinationEvent): readonly QueueEntry[] {
+  return event.type === 'enqueue' ? [event.entry] : event.requeue;
+}
+
+/**
+ * Where the queue goes once entries arrive or a run ends: idle when nothing is left, a run
+ * when something is due, else a wait for the earliest entry. The guards read the event, so no
+ * pass-through state is needed (each transition is an XState microstep, and a long run makes
+ * thousands of these). `reenter` restarts the wait, whose length may have changed.
+ */
+function lookAgain(from: 'root' | 'delivering') {
+  // Targets are written from where the transition is declared: the machine's root, or a state.
+  const state = (name: 'idle' | 'delivering' | 'waiting') => (from === 'root' ? (`.${name}` as const) : name);
+  const actions = from === 'root' ? (['takeArriving'] as const) : (['endRun', 'takeArriving'] as const);
+  return [
+    { guard: 'nothingLeft' as const, target: state('idle'), actions },
+    { guard: 'dueNow' as const, target: state('delivering'), reenter: true, actions },
+    { target: state('waiting'), reenter: true, actions },
+  ];
+}
+
 function earliestDue(queued: readonly QueueEntry[]): number | undefined {
   let next: number | undefined;
   for (const e of queued) if (next === undefined || e.dueAt < next) next = e.dueAt;
@@ -387,25 +422,30 @@ export const destinationQueueMachine = setup({
     }),
   },
   guards: {
-    nothingQueued: ({ context }) => context.queued.length === 0,
-    dueNow: ({ context }) => !context.held() && (earliestDue(context.queued) ?? Infinity) <= context.now(),
+    /** After this event nothing is left to send. */
+    nothingLeft: ({ context, event }) => context.queued.length === 0 && arrivingEntries(event).length === 0,
+    /** After this event some entry is due now (and the world is not holding first attempts back). */
+    dueNow: ({ context, event }) => !context.held() && Math.min(earliestDue(context.queued) ?? Infinity, earliestDue(arrivingEntries(event)) ?? Infinity) <= context.now(),
   },
   delays: {
     untilEarliestDue: ({ context }) => Math.max(0, (earliestDue(context.queued) ?? context.now()) - context.now()),
+  },
+  actions: {
+    /** The entries the event brings (a new one, or a run's leftovers) join the queue. */
+    takeArriving: assign(({ context, event }) => ({ queued: context.queued.concat(arrivingEntries(event)) })),
+    endRun: assign(({ event }) => (event.type === 'run.done' ? { inFlight: [], suspension: event.suspension } : {})),
   },
 }).createMachine({
   id: 'destination',
   context: ({ input }) => ({ destination: input.destination, now: input.now, held: input.held, queued: [], inFlight: [], runs: 0 }),
   initial: 'idle',
   on: {
-    // An entry queued mid-run waits for the run to end; otherwise the queue looks again.
-    enqueue: { target: '.ready', actions: assign({ queued: ({ context, event }) => context.queued.concat(event.entry) }) },
+    // An entry queued mid-run waits for the run to end (see `delivering`); otherwise the queue
+    // looks again at once: deliver now, or wait for the earliest entry.
+    enqueue: lookAgain('root'),
   },
   states: {
     idle: {},
-    ready: {
-      always: [{ guard: 'nothingQueued', target: 'idle' }, { guard: 'dueNow', target: 'delivering' }, { target: 'waiting' }],
-    },
     waiting: {
       after: { untilEarliestDue: 'delivering' },
     },
@@ -421,11 +461,8 @@ export const destinationQueueMachine = setup({
         input: ({ context }) => ({ destination: context.destination, entries: context.inFlight, suspension: context.suspension }),
       },
       on: {
-        enqueue: { actions: assign({ queued: ({ context, event }) => context.queued.concat(event.entry) }) },
-        'run.done': {
-          target: 'ready',
-          actions: assign(({ context, event }) => ({ queued: context.queued.concat(event.requeue), inFlight: [], suspension: event.suspension })),
-        },
+        enqueue: { actions: 'takeArriving' },
+        'run.done': lookAgain('delivering'),
       },
     },
   },

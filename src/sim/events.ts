@@ -17,7 +17,7 @@ export type WorldEventBody =
   | { kind: 'command'; connectionId: string; line: string }
   | { kind: 'reply'; connectionId: string; reply: ReplyData }
   | { kind: 'tls'; connectionId: string; step: 'starttls' | 'handshake' | 'established' | 'failed'; detail: string }
-  | { kind: 'delivery-attempt'; messageId: string; recipients: string[]; attempt: number; target: string }
+  | { kind: 'delivery-attempt'; messageId: string; recipients: readonly string[]; attempt: number; target: string }
   | { kind: 'deferral'; messageId: string; recipients: string[]; reason: string; retryAt: number }
   | { kind: 'bounce'; messageId: string; recipients: string[]; status: string; reason: string }
   | { kind: 'delivery'; messageId: string; recipient: string; mailbox: string };

@@ -113,6 +113,34 @@ export interface DeliveryInput {
 
 export type MailboxListener = (message: StoredMessage) => void;
 
+/**
+ * A stored copy whose header and body are split from `raw` when first read: a five-day run
+ * delivers thousands of messages that nobody opens. The fields are own enumerable getters, so
+ * spreading or serialising a message shows them like plain data.
+ */
+function storedMessage(id: string, recipient: string, input: DeliveryInput): StoredMessage {
+  let parsed: ParsedMessage | undefined;
+  let isDsn: boolean | undefined;
+  const parse = () => (parsed ??= parseMessage(input.raw));
+  return {
+    id,
+    recipient,
+    envelope: { mailFrom: input.envelope.mailFrom, rcptTo: [...input.envelope.rcptTo] },
+    raw: input.raw,
+    get headers() {
+      return parse().headers;
+    },
+    get body() {
+      return parse().body;
+    },
+    deliveredAt: input.deliveredAt,
+    deliveredBy: input.deliveredBy,
+    get isDsn() {
+      return (isDsn ??= looksLikeDsn(parse().headers));
+    },
+  };
+}
+
 /** Every mailbox of the world: address -> messages, in delivery order. */
 export class Mailboxes {
   private boxes = new Map<string, StoredMessage[]>();
@@ -122,22 +150,11 @@ export class Mailboxes {
   /** Put one copy of a message into `recipient`'s mailbox. */
   deliver(recipient: string, input: DeliveryInput): StoredMessage {
     const key = mailboxKey(recipient);
-    const parsed = parseMessage(input.raw);
     this.counter += 1;
-    const message: StoredMessage = {
-      id: `m${this.counter}`,
-      recipient: key,
-      envelope: { mailFrom: input.envelope.mailFrom, rcptTo: [...input.envelope.rcptTo] },
-      raw: input.raw,
-      headers: parsed.headers,
-      body: parsed.body,
-      deliveredAt: input.deliveredAt,
-      deliveredBy: input.deliveredBy,
-      isDsn: looksLikeDsn(parsed.headers),
-    };
-    const box = this.boxes.get(key) ?? [];
+    const message = storedMessage(`m${this.counter}`, key, input);
+    let box = this.boxes.get(key);
+    if (!box) this.boxes.set(key, (box = []));
     box.push(message);
-    this.boxes.set(key, box);
     for (const listener of this.listeners) listener(message);
     return message;
   }

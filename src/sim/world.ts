@@ -279,6 +279,9 @@ function verdictsFor(entry: QueueEntry, outcome: 'failed' | 'deferred', failure:
   });
 }
 
+/** An entry's hosts when the run tried none (a route failure, a suspended destination). */
+const NO_TRIALS: readonly HostTrial[] = [];
+
 function defaultStatus(reply: Reply): string {
   return reply.enhanced ?? `${Math.floor(reply.code / 100)}.0.0`;
 }
@@ -584,12 +587,18 @@ export function createWorld(options: WorldOptions = {}): World {
       // In flight: no next attempt until this one ends.
       message.record.nextAttempts.delete(domain);
     }
-    const trials = new Map<QueueEntry, HostTrial[]>(entries.map((e) => [e, []]));
+    /** The hosts each entry was tried at in this run, for its timeline (none for a suspended run). */
+    const trials = new Map<QueueEntry, HostTrial[]>();
+    const noteTrial = (entry: QueueEntry, trial: HostTrial) => {
+      const list = trials.get(entry);
+      if (list) list.push(trial);
+      else trials.set(entry, [trial]);
+    };
     const settle = (entry: QueueEntry, verdicts: RecipientVerdict[], routeOutcome?: 'no-route' | 'suspended') => {
       const message = byId.get(entry.messageId)!;
       const record = message.record;
       const now = clock.now();
-      const notices = recordVerdicts(record, entry.attempts, now, { trials: trials.get(entry) ?? [], verdicts }, routeOutcome);
+      const notices = recordVerdicts(record, entry.attempts, now, { trials: trials.get(entry) ?? NO_TRIALS, verdicts }, routeOutcome);
       const after = deferEntry(record, domain, entry, now);
       if (after.requeue) requeue.push(after.requeue);
       for (const notice of notices) onQueueNotice(message, notice);
@@ -663,7 +672,7 @@ export function createWorld(options: WorldOptions = {}): World {
       const policy = tlsPolicyFor(domain, host);
       if (policy === 'skip') {
         const at = clock.now();
-        for (const entry of group) trials.get(entry)!.push({ host, at, outcome: 'skipped', summary: `${host} is not listed in ${domain}'s MTA-STS policy: not used (RFC 8461 §4.1)` });
+        for (const entry of group) noteTrial(entry, { host, at, outcome: 'skipped', summary: `${host} is not listed in ${domain}'s MTA-STS policy: not used (RFC 8461 §4.1)` });
         work.unshift({ index: index + 1, entries: group, lastFailure, plaintextOnly: false });
         nextStep();
         return;
@@ -693,19 +702,22 @@ export function createWorld(options: WorldOptions = {}): World {
         const batch = group.slice(offset, offset + MESSAGES_PER_CONNECTION);
         offset += batch.length;
         const at = clock.now();
+        const target = `${host}:25`;
         for (const entry of batch) {
-          append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients.slice(), attempt: entry.attempts, target: `${host}:25` }, origin.hostname);
+          append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients, attempt: entry.attempts, target }, origin.hostname);
         }
         const opened = connect(host, 25, { peerAddress: origin.address });
         if (!opened.ok) {
           // The host cannot be reached now: every entry still bound for it moves on together.
           const rest = group.slice(offset);
           for (const entry of rest) {
-            append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients.slice(), attempt: entry.attempts, target: `${host}:25` }, origin.hostname);
+            append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients, attempt: entry.attempts, target }, origin.hostname);
           }
           offset = group.length;
           const moveOn = () => {
-            for (const entry of batch.concat(rest)) trials.get(entry)!.push({ host, at, outcome: opened.error === 'timeout' ? 'timeout' : 'refused', summary: opened.message });
+            const trial: HostTrial = { host, at, outcome: opened.error === 'timeout' ? 'timeout' : 'refused', summary: opened.message };
+            for (const entry of batch) noteTrial(entry, trial);
+            for (const entry of rest) noteTrial(entry, trial);
             undecided.push(...batch, ...rest);
             failure = { status: '4.4.1', diagnostic: opened.message, host };
             afterHost();
@@ -724,7 +736,7 @@ export function createWorld(options: WorldOptions = {}): World {
           // Opportunistic TLS whose handshake broke: connect again without STARTTLS, as Postfix does.
           if (report.tls === 'handshake-failed' && tls === 'opportunistic') {
             for (const entry of batch) {
-              trials.get(entry)!.push({ host, at, connectionId, outcome: 'tls-failed', summary: `TLS handshake with ${host} failed; retrying in plaintext (opportunistic TLS)`, downgraded: true });
+              noteTrial(entry, { host, at, connectionId, outcome: 'tls-failed', summary: `TLS handshake with ${host} failed; retrying in plaintext (opportunistic TLS)`, downgraded: true });
             }
             downgraded.push(...batch);
             nextConnection();
@@ -752,7 +764,7 @@ export function createWorld(options: WorldOptions = {}): World {
                   : `lost connection with ${host}`;
               const trial: HostTrial = { host, at, connectionId, outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred', summary: diagnostic };
               if (reply) trial.reply = reply;
-              trials.get(entry)!.push(trial);
+              noteTrial(entry, trial);
               undecided.push(entry);
               failure = { status: report.tlsFailure ? '4.7.5' : status, diagnostic, host };
               if (reply) failure.reply = reply;
@@ -766,7 +778,7 @@ export function createWorld(options: WorldOptions = {}): World {
             const trial: HostTrial = { host, at, connectionId, outcome, summary: summarize(host, result.recipients, report) };
             if (lastReply) trial.reply = lastReply;
             if (report.downgraded || plaintextOnly) trial.downgraded = true;
-            trials.get(entry)!.push(trial);
+            noteTrial(entry, trial);
             for (const r of result.recipients) {
               if (r.status === 'delivered') append({ kind: 'delivery', messageId: entry.messageId, recipient: r.address, mailbox: r.address }, host);
             }

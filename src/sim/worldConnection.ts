@@ -121,9 +121,10 @@ const ASCII_ONLY = /^[\x00-\x7f]*$/;
  * (so the framer does it) when a line is still pending, when the text ends mid-line, when it is
  * not ASCII, or when a line is longer than the framer keeps.
  */
-function framedAscii(text: string, pendingOctets: number): FramedLine[] | undefined {
+function framedAscii(text: string, pendingOctets: number): LineEvent[] | undefined {
   if (pendingOctets !== 0 || !text.endsWith('\n') || !ASCII_ONLY.test(text)) return undefined;
-  const lines: FramedLine[] = [];
+  // Made as the machine's line events at once (a framed line plus its type), not copied later.
+  const lines: LineEvent[] = [];
   let start = 0;
   while (start < text.length) {
     const newline = text.indexOf('\n', start);
@@ -131,12 +132,16 @@ function framedAscii(text: string, pendingOctets: number): FramedLine[] | undefi
     const end = crlf ? newline - 1 : newline;
     const octets = end - start;
     if (octets > FRAMER_KEPT_OCTETS) return undefined;
-    lines.push({ text: text.slice(start, end), ending: crlf ? 'crlf' : 'lf', tooLong: octets + 2 > MAX_TEXT_LINE_OCTETS, octets });
+    lines.push({ type: 'line', text: text.slice(start, end), ending: crlf ? 'crlf' : 'lf', tooLong: octets + 2 > MAX_TEXT_LINE_OCTETS, octets });
     start = newline + 1;
   }
   return lines;
 }
 type CloseListener = (by: 'server' | 'client', reason: string) => void;
+
+function lineEvent(line: FramedLine): LineEvent {
+  return { type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong, octets: line.octets };
+}
 
 /** The server end of one simulated connection. */
 export class ServerEnd {
@@ -236,21 +241,15 @@ export class ServerEnd {
     if (outer) this.held = [];
     // Every line of one write is on the wire before the server reads the first, so the log
     // shows a pipelined batch as it crossed the network (RFC 2920 §3): all commands, then replies.
-    const lines = framedAscii(text, this.framer.pendingOctets) ?? this.framer.push(text);
+    const lines = framedAscii(text, this.framer.pendingOctets) ?? this.framer.push(text).map(lineEvent);
     for (const line of lines) this.log({ kind: 'command', connectionId: this.connectionId, line: line.text });
     if (lines.length === 1) {
-      const line = lines[0]!;
-      this.actor.send({ type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong, octets: line.octets });
+      this.actor.send(lines[0]!);
     } else if (lines.length > 1) {
       // One event for the whole write: the machine handles the lines in order as if each came
       // alone, and message text goes straight into its DATA collector. A session the server
       // closed part-way ignores the rest, as it would ignore separate lines.
-      const events: LineEvent[] = new Array(lines.length);
-      for (let i = 0; i < lines.length; i++) {
-        const line = lines[i]!;
-        events[i] = { type: 'line', text: line.text, ending: line.ending, tooLong: line.tooLong, octets: line.octets };
-      }
-      this.actor.send({ type: 'lines', lines: events });
+      this.actor.send({ type: 'lines', lines });
     }
     if (!outer) return;
     const out = this.held!;
