@@ -148,8 +148,12 @@ export interface MessageRecord {
   readonly timeline: TimelineEntry[];
   /** The delayed-mail warning went out (once per message). */
   warned: boolean;
-  /** Next attempt per destination still waiting (the message's next attempt is the earliest). */
-  readonly nextAttempts: Map<string, number>;
+  /**
+   * Next attempt per destination still waiting (the message's next attempt is the earliest);
+   * undefined while an attempt runs or once nothing waits there. The key stays and its value is
+   * overwritten: a Map that loses and regains a key a hundred times rebuilds its table each time.
+   */
+  readonly nextAttempts: Map<string, number | undefined>;
 }
 
 /** What a change to a record asks of the world: log it, and write DSNs. */
@@ -185,7 +189,7 @@ export function isSettled(record: MessageRecord): boolean {
 /** When the message is next tried anywhere, while some recipient waits. */
 export function nextAttemptOf(record: MessageRecord): number | undefined {
   let next: number | undefined;
-  for (const at of record.nextAttempts.values()) if (next === undefined || at < next) next = at;
+  for (const at of record.nextAttempts.values()) if (at !== undefined && (next === undefined || at < next)) next = at;
   return next;
 }
 
@@ -269,12 +273,12 @@ export function deferEntry(record: MessageRecord, destination: string, entry: Qu
     firstWaiting ??= r;
   }
   if (firstWaiting === undefined) {
-    record.nextAttempts.delete(destination);
+    record.nextAttempts.set(destination, undefined);
     return { notices: [] };
   }
   const deadline = deadlineOf(record);
   if (now >= deadline) {
-    record.nextAttempts.delete(destination);
+    record.nextAttempts.set(destination, undefined);
     const waiting = record.recipients.filter((r) => isPending(r) && entry.recipients.includes(r.address));
     return { notices: [expire(record, entry.attempts, waiting, now)] };
   }

@@ -556,9 +556,15 @@ export function createWorld(options: WorldOptions = {}): World {
   }
 
   /** Entries that go on together to a host: the first host, the next one, or the same one again. */
+  /** A queue entry during its run: its message at hand, and the hosts tried so far (for its timeline). */
+  interface RunEntry extends QueueEntry {
+    readonly message: QueuedMessage;
+    trials: HostTrial[] | undefined;
+  }
+
   interface HostStep {
     index: number;
-    entries: QueueEntry[];
+    entries: RunEntry[];
     lastFailure: HostFailure | undefined;
     /** Retry in plaintext after a broken handshake (opportunistic TLS). */
     plaintextOnly: boolean;
@@ -579,26 +585,23 @@ export function createWorld(options: WorldOptions = {}): World {
   ): void {
     const { domain, origin } = queue;
     const requeue: QueueEntry[] = [];
-    const entries: QueueEntry[] = [];
+    const entries: RunEntry[] = [];
     for (const e of due) {
       const message = byId.get(e.messageId);
       if (!message) continue;
-      entries.push({ messageId: e.messageId, recipients: e.recipients, dueAt: e.dueAt, attempts: e.attempts + 1, deferrals: e.deferrals });
+      entries.push({ messageId: e.messageId, recipients: e.recipients, dueAt: e.dueAt, attempts: e.attempts + 1, deferrals: e.deferrals, message, trials: undefined });
       // In flight: no next attempt until this one ends.
-      message.record.nextAttempts.delete(domain);
+      message.record.nextAttempts.set(domain, undefined);
     }
-    /** The hosts each entry was tried at in this run, for its timeline (none for a suspended run). */
-    const trials = new Map<QueueEntry, HostTrial[]>();
-    const noteTrial = (entry: QueueEntry, trial: HostTrial) => {
-      const list = trials.get(entry);
-      if (list) list.push(trial);
-      else trials.set(entry, [trial]);
+    const noteTrial = (entry: RunEntry, trial: HostTrial) => {
+      if (entry.trials) entry.trials.push(trial);
+      else entry.trials = [trial];
     };
-    const settle = (entry: QueueEntry, verdicts: RecipientVerdict[], routeOutcome?: 'no-route' | 'suspended') => {
-      const message = byId.get(entry.messageId)!;
+    const settle = (entry: RunEntry, verdicts: RecipientVerdict[], routeOutcome?: 'no-route' | 'suspended') => {
+      const message = entry.message;
       const record = message.record;
       const now = clock.now();
-      const notices = recordVerdicts(record, entry.attempts, now, { trials: trials.get(entry) ?? NO_TRIALS, verdicts }, routeOutcome);
+      const notices = recordVerdicts(record, entry.attempts, now, { trials: entry.trials ?? NO_TRIALS, verdicts }, routeOutcome);
       const after = deferEntry(record, domain, entry, now);
       if (after.requeue) requeue.push(after.requeue);
       for (const notice of notices) onQueueNotice(message, notice);
@@ -679,11 +682,11 @@ export function createWorld(options: WorldOptions = {}): World {
       }
       const tls: TlsPolicy = plaintextOnly ? 'none' : policy;
       /** The session ended before reaching these messages: a new connection to the same host. */
-      const unreached: QueueEntry[] = [];
+      const unreached: RunEntry[] = [];
       /** The handshake broke under opportunistic TLS: the same host again, in plaintext. */
-      const downgraded: QueueEntry[] = [];
+      const downgraded: RunEntry[] = [];
       /** No recipient-level answer from this host: the next host. */
-      const undecided: QueueEntry[] = [];
+      const undecided: RunEntry[] = [];
       let failure = lastFailure;
       let offset = 0;
 
@@ -729,7 +732,7 @@ export function createWorld(options: WorldOptions = {}): World {
         }
         const connectionId = opened.connection.connectionId;
         const messages = batch.map((entry) => {
-          const message = byId.get(entry.messageId)!;
+          const message = entry.message;
           return { from: message.from, recipients: entry.recipients.slice(), content: message.content };
         });
         runClientSession(opened.connection, { clientName: origin.hostname, tls, messages }, clock, (report) => {
