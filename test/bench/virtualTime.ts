@@ -81,16 +81,22 @@ function directSessions(count: number, perSession: number): number {
 
 export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow[]> {
   const quick = context?.quick ?? false;
-  const repetitions = quick ? 1 : Math.min(context?.repetitions ?? 3, 3);
+  const repetitions = quick ? 1 : Math.max(5, Math.min(context?.repetitions ?? 5, 7));
   const log = context?.log ?? (() => {});
   let last: RunResult | undefined;
   log('virtual time: 1,000 messages, five days of retries');
+  // The first run in a fresh process pays for compiling the code and for growing the heap; it
+  // is reported on its own row. The measured runs come after three warm-up runs, when run
+  // times have stopped falling (measured here: runs 1-4 fall from about 2.7 s to 1.3 s, later
+  // ones stay there), so the median describes the steady state, as the anchor's does.
+  const cold = fiveDays();
+  last = cold;
   const run = await repeat(
     () => {
       last = fiveDays();
       return last.ms;
     },
-    { warmup: quick ? 0 : 1, repetitions },
+    { warmup: quick ? 0 : 2, repetitions },
   );
   log('virtual time: direct sessions');
   const count = quick ? 200 : 1000;
@@ -108,6 +114,7 @@ export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow
       anchorMedian: anchorMs,
       note,
     }),
+    measuredRow(SECTION, 'the same five days, first run in a fresh process (compiling, heap growing)', summarize([cold.ms]), 'ms', { note: 'not compared with the target: one cold run' }),
     measuredRow(SECTION, 'one full simulated session with one transaction (client + server machines, STARTTLS, no queue)', perSession, 'ms'),
     measuredRow(SECTION, 'one more transaction on an open connection', summarize([extraTransactionMs]), 'ms', { note: 'from sessions of 10 transactions against sessions of 1, same run' }),
   ];
