@@ -238,6 +238,16 @@ describe('client machine as a bare actor', () => {
   });
 });
 
+
+/** The banner and an EHLO that offers PIPELINING. */
+function greetedWithPipelining(): ClientEvent[] {
+  return [reply(Replies.greeting('mx')), reply(ehloWith('PIPELINING'))];
+}
+
+/** The replies to one pipelined transaction for two recipients, both accepted and delivered. */
+function deliveredToTwo(queueId: string): ClientEvent[] {
+  return [reply(Replies.senderOk()), reply(Replies.recipientOk()), reply(Replies.recipientOk()), reply(Replies.startMailInput()), reply(Replies.queued(queueId))];
+}
 describe('client machine cost per transaction', () => {
   const messages = (count: number, recipients: number) =>
     Array.from({ length: count }, (_, i) => ({
@@ -290,14 +300,9 @@ describe('client machine cost per transaction', () => {
   it('reports every message of a pipelined session, refused MAIL and refused DATA included', () => {
     const [first, second, third] = messages(3, 2);
     const { sends, actor } = replay({ messages: [first!, second!, third!], tls: 'none' }, [
-      reply(Replies.greeting('mx')),
-      reply(ehloWith('PIPELINING')),
+      ...greetedWithPipelining(),
       // first: delivered to both
-      reply(Replies.senderOk()),
-      reply(Replies.recipientOk()),
-      reply(Replies.recipientOk()),
-      reply(Replies.startMailInput()),
-      reply(Replies.queued('Q1')),
+      ...deliveredToTwo('Q1'),
       // second: MAIL refused; the RCPT and DATA replies of its batch are read and ignored
       reply(Replies.senderDomainInvalid('example.com')),
       reply(Replies.badSequence('need MAIL')),
@@ -347,13 +352,8 @@ describe('client machine cost per transaction', () => {
 
   it('a report taken mid-session shows the finished, the current and the untouched messages', () => {
     const { actor } = replay({ messages: messages(3, 2), tls: 'none' }, [
-      reply(Replies.greeting('mx')),
-      reply(ehloWith('PIPELINING')),
-      reply(Replies.senderOk()),
-      reply(Replies.recipientOk()),
-      reply(Replies.recipientOk()),
-      reply(Replies.startMailInput()),
-      reply(Replies.queued('Q1')),
+      ...greetedWithPipelining(),
+      ...deliveredToTwo('Q1'),
       reply(Replies.senderOk()),
       reply(Replies.recipientOk()),
     ]);
