@@ -14,8 +14,10 @@ export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expand
 export interface DsnRecipient {
   /** The address the reporting MTA tried (RFC 3464 §2.3.2 Final-Recipient). */
   finalRecipient: string;
-  /** The address as the sender gave it, when known (§2.3.1). */
+  /** The address as the sender gave it, when known (§2.3.1): the ORCPT of RFC 3461 §4.2. */
   originalRecipient?: string;
+  /** The address type of `originalRecipient` (ORCPT's addr-type); "rfc822" when not given. */
+  originalRecipientType?: string;
   action: DsnAction;
   /** RFC 3463 enhanced status, e.g. "5.1.1". */
   status: string;
@@ -39,8 +41,14 @@ export interface DsnInput {
   /** When the DSN is written (Date: header). */
   date: number;
   recipients: DsnRecipient[];
-  /** The original message (headers are quoted back; the body is not). */
+  /** The original message (its headers are quoted back; the body only with `returnContent: 'full'`). */
   originalMessage: string;
+  /**
+   * What of the original message the report carries: 'headers' (text/rfc822-headers, RFC 6522
+   * §4; the default) or 'full' (the whole message as message/rfc822, RFC 3464 §2: what RET=FULL
+   * asks for in a failure report, RFC 3461 §4.3).
+   */
+  returnContent?: 'headers' | 'full';
   /** ENVID from MAIL FROM, when the sender gave one (RFC 3461 §4.4). */
   originalEnvelopeId?: string;
   /** Override the MIME boundary / Message-ID (otherwise derived deterministically). */
@@ -74,7 +82,7 @@ function subjectFor(recipients: DsnRecipient[]): string {
   const actions = new Set(recipients.map((r) => r.action));
   if (actions.size === 1 && actions.has('failed')) return 'Undelivered Mail Returned to Sender';
   if (actions.size === 1 && actions.has('delayed')) return 'Delayed Mail (still being retried)';
-  if (actions.size === 1 && actions.has('delivered')) return 'Successful Mail Delivery Report';
+  if ([...actions].every((a) => a === 'delivered' || a === 'relayed')) return 'Successful Mail Delivery Report';
   return 'Delivery Status Notification';
 }
 
@@ -112,6 +120,8 @@ export function buildDsn(input: DsnInput): BuiltDsn {
   const sender = stripBrackets(input.originalSender);
   const id = hash(`${input.reportingMta} ${input.arrivalDate} ${input.date} ${input.recipients.map((r) => r.finalRecipient).join(',')}`);
   const boundary = input.boundary ?? `dsn-${id}/${input.reportingMta}`;
+  const full = input.returnContent === 'full';
+  const succeeded = input.recipients.every((r) => r.action === 'delivered' || r.action === 'relayed');
   const messageId = input.messageId ?? `<dsn.${input.date.toString(36)}.${id}@${input.reportingMta}>`;
 
   const human = [
@@ -120,7 +130,7 @@ export function buildDsn(input: DsnInput): BuiltDsn {
     ...input.recipients.map((r) => humanLine(r, input)),
     '',
     ...(input.recipients.some((r) => r.action === 'failed')
-      ? ['The message was not delivered to the addresses marked "could not be delivered". Its headers are attached below.']
+      ? [`The message was not delivered to the addresses marked "could not be delivered". ${full ? 'It is attached below.' : 'Its headers are attached below.'}`]
       : []),
     ...(input.recipients.some((r) => r.action === 'delayed') ? ['No action is needed for delayed addresses yet; another report follows if delivery finally fails.'] : []),
   ];
@@ -131,7 +141,7 @@ export function buildDsn(input: DsnInput): BuiltDsn {
     field('Arrival-Date', formatRfc5322Date(input.arrivalDate)),
   ];
   const perRecipient = input.recipients.map((r) => [
-    ...(r.originalRecipient ? [field('Original-Recipient', typed('rfc822', stripBrackets(r.originalRecipient)))] : []),
+    ...(r.originalRecipient ? [field('Original-Recipient', typed(r.originalRecipientType ?? 'rfc822', stripBrackets(r.originalRecipient)))] : []),
     field('Final-Recipient', typed('rfc822', stripBrackets(r.finalRecipient))),
     field('Action', r.action),
     field('Status', r.status),
@@ -142,6 +152,10 @@ export function buildDsn(input: DsnInput): BuiltDsn {
   ]);
 
   const originalHeaders = original.headers.map((h) => `${h.name}: ${h.value}`);
+  // RFC 6522 §4: the third part is the original message (message/rfc822) or its header alone.
+  const returned = full
+    ? ['Content-Description: Undelivered Message', 'Content-Type: message/rfc822', '', ...input.originalMessage.replace(/\r\n|\r|\n/g, '\n').replace(/\n$/, '').split('\n')]
+    : [`Content-Description: ${succeeded ? 'Message Headers' : 'Undelivered Message Headers'}`, 'Content-Type: text/rfc822-headers', '', ...originalHeaders];
 
   const lines = [
     field('From', `Mail Delivery System <MAILER-DAEMON@${input.reportingMta}>`),
@@ -170,10 +184,7 @@ export function buildDsn(input: DsnInput): BuiltDsn {
     ...perRecipient.flatMap((group) => ['', ...group]),
     '',
     `--${boundary}`,
-    'Content-Description: Undelivered Message Headers',
-    'Content-Type: text/rfc822-headers',
-    '',
-    ...originalHeaders,
+    ...returned,
     '',
     `--${boundary}--`,
     '',
@@ -206,6 +217,10 @@ export interface ParsedDsn {
   recipients: ParsedDsnRecipient[];
   humanReadable: string;
   originalHeaders: Header[];
+  /** What came back of the original message: its header only, the whole message, or nothing. */
+  returnedContent: 'headers' | 'full' | 'none';
+  /** The original body, when the whole message came back (message/rfc822). */
+  returnedBody?: string;
 }
 
 export type ParseDsnResult = { ok: true; dsn: ParsedDsn } | { ok: false; error: string };
@@ -283,12 +298,21 @@ export function parseDsn(text: string): ParseDsnResult {
   let humanReadable = '';
   let statusPart: string | undefined;
   let originalHeaders: Header[] = [];
+  let returnedContent: ParsedDsn['returnedContent'] = 'none';
+  let returnedBody: string | undefined;
   for (const part of parts) {
     const parsed = parseMessage(part);
     const type = (headerValue(parsed.headers, 'Content-Type') ?? 'text/plain').toLowerCase();
     if (type.startsWith('message/delivery-status') || type.startsWith('message/global-delivery-status')) statusPart = parsed.body;
-    else if (type.startsWith('text/rfc822-headers')) originalHeaders = parseMessage(parsed.body.replace(/\n*$/, '\n\n')).headers;
-    else if (type.startsWith('message/rfc822')) originalHeaders = parseMessage(parsed.body).headers;
+    else if (type.startsWith('text/rfc822-headers')) {
+      originalHeaders = parseMessage(parsed.body.replace(/\n*$/, '\n\n')).headers;
+      returnedContent = 'headers';
+    } else if (type.startsWith('message/rfc822')) {
+      const returned = parseMessage(parsed.body);
+      originalHeaders = returned.headers;
+      returnedBody = returned.body;
+      returnedContent = 'full';
+    }
     else if (humanReadable === '' && type.startsWith('text/')) humanReadable = parsed.body.replace(/\n+$/, '');
   }
   if (statusPart === undefined) return { ok: false, error: 'not a DSN: there is no message/delivery-status part' };
@@ -336,6 +360,8 @@ export function parseDsn(text: string): ParseDsnResult {
       recipients,
       humanReadable,
       originalHeaders,
+      returnedContent,
+      ...optional('returnedBody', returnedBody),
     },
   };
 }

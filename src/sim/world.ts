@@ -38,6 +38,8 @@ import {
 } from '../machines/delivery';
 import type { ClientReport, MessageResult, RecipientResult, TlsPolicy } from '../machines/client';
 import type { Reply } from '../protocol/reply';
+import type { NotifyCondition } from '../protocol/params';
+import type { Envelope as SmtpEnvelope } from '../machines/backend';
 import { createBackend, type PersonaBackend, type PersonaId as BackendPersonaId } from './personas/index';
 import { VirtualClock, WORLD_EPOCH, formatRfc5322Date } from './clock';
 import { mtaStsPolicy, mulberry32, mxMatchesPattern, normalizeName, resolve, routeMail, tlsaRecords, type DnsStatus, type MailHost, type MailRoute, type Rng, type Zones } from './dns';
@@ -80,10 +82,38 @@ export interface SendInput {
   body?: string;
   /** Extra header fields, e.g. { 'X-Lesson': 'greylisting' }. */
   headers?: Record<string, string>;
+  /** DSN requests (RFC 3461), as a client gives them with MAIL and RCPT at a DSN server. */
+  dsn?: SendDsnOptions;
+}
+
+/** RFC 3461 §4.1 NOTIFY of one recipient: NEVER alone, or the conditions that ask for a DSN. */
+export type DsnNotify = 'NEVER' | readonly NotifyCondition[];
+
+/**
+ * What `send` may ask of the world's MTA about DSNs, as MAIL's RET/ENVID and each RCPT's
+ * NOTIFY/ORCPT would (RFC 3461 §4). Recipients are named by an address of `to` (any case);
+ * a recipient not named has no NOTIFY: failure DSNs, and delay warnings at the MTA's discretion.
+ *
+ *   world.send({ from, to: ['bob@example.net', 'nobody@example.net'], dsn: {
+ *     ret: 'HDRS', envid: 'QQ314159',
+ *     notify: { 'bob@example.net': ['SUCCESS', 'FAILURE'], 'nobody@example.net': 'NEVER' },
+ *     orcpt: { 'bob@example.net': 'rfc822;bob@example.net' },
+ *   } });
+ */
+export interface SendDsnOptions {
+  /** RFC 3461 §4.3: the whole message (FULL) or its header only (HDRS) in a failure DSN. */
+  ret?: 'FULL' | 'HDRS';
+  /** RFC 3461 §4.4: the sender's id for this transmission (printable ASCII, at most 100 characters). */
+  envid?: string;
+  /** RFC 3461 §4.1, per recipient. */
+  notify?: Readonly<Record<string, DsnNotify>>;
+  /** RFC 3461 §4.2, per recipient: "addr-type;address", e.g. "rfc822;bob@example.net" (not xtext-encoded). */
+  orcpt?: Readonly<Record<string, string>>;
 }
 
 export interface DsnRecord {
-  action: 'failed' | 'delayed';
+  /** 'relayed': a success report asked for with NOTIFY=SUCCESS (RFC 3461 §5.2.2). */
+  action: 'failed' | 'delayed' | 'relayed';
   at: number;
   recipients: string[];
   /** The full DSN message. */
@@ -106,7 +136,7 @@ export interface DeliveryHandle {
   readonly done: boolean;
   recipients(): RecipientState[];
   timeline(): TimelineEntry[];
-  /** DSNs the sending MTA wrote about this message (failed and delayed). */
+  /** DSNs the sending MTA wrote about this message (failed, delayed, and relayed when NOTIFY asked for SUCCESS). */
   readonly dsns: readonly DsnRecord[];
   /** When the next attempt is due, while waiting (the earliest over its destinations). */
   nextAttemptAt(): number | undefined;
@@ -233,6 +263,88 @@ function personaSettings(spec: SimHost, domains: string[]): Record<string, unkno
   return out;
 }
 
+/** The DSN requests the queue keeps with a message (RFC 3461 §4): from MAIL/RCPT or `send`. */
+interface DsnRequest {
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  /** Per recipient, by lower-cased address. */
+  recipients: Map<string, { notify?: DsnNotify; orcpt?: { addressType: string; address: string } }>;
+}
+
+/** The MAIL/RCPT parameters a DSN server received (RFC 3461 §4), or undefined when none was given. */
+function dsnRequestOfEnvelope(envelope: SmtpEnvelope): DsnRequest | undefined {
+  const { ret, envid } = envelope.mailParams;
+  const request: DsnRequest = { recipients: new Map() };
+  if (ret !== undefined) request.ret = ret;
+  if (envid !== undefined) request.envid = envid;
+  for (const r of envelope.recipients) {
+    const { notify, orcpt } = r.params;
+    if (notify === undefined && orcpt === undefined) continue;
+    request.recipients.set(r.address.toLowerCase(), { ...(notify !== undefined ? { notify } : {}), ...(orcpt !== undefined ? { orcpt } : {}) });
+  }
+  return ret === undefined && envid === undefined && request.recipients.size === 0 ? undefined : request;
+}
+
+const NOTIFY_CONDITIONS: readonly string[] = ['SUCCESS', 'FAILURE', 'DELAY'];
+
+/** Check `send`'s DSN options (a clear error naming the bad value) and keep them as the queue does. */
+function dsnRequestOfInput(input: SendInput): DsnRequest | undefined {
+  const options = input.dsn;
+  if (options === undefined) return undefined;
+  const request: DsnRequest = { recipients: new Map() };
+  if (options.ret !== undefined) {
+    if (options.ret !== 'FULL' && options.ret !== 'HDRS') throw new Error(`send: dsn.ret must be FULL or HDRS (RFC 3461 §4.3), not "${String(options.ret)}"`);
+    request.ret = options.ret;
+  }
+  if (options.envid !== undefined) {
+    // RFC 3461 §4.4: printable US-ASCII, at most 100 characters.
+    if (typeof options.envid !== 'string' || !/^[\x20-\x7e]{1,100}$/.test(options.envid)) {
+      throw new Error('send: dsn.envid must be 1 to 100 printable ASCII characters (RFC 3461 §4.4)');
+    }
+    request.envid = options.envid;
+  }
+  const recipients = new Set(input.to.map((t) => t.toLowerCase()));
+  const entryFor = (address: string, what: string) => {
+    const key = address.toLowerCase();
+    if (!recipients.has(key)) throw new Error(`send: dsn.${what} names "${address}", which is not a recipient (to: ${input.to.join(', ')})`);
+    let entry = request.recipients.get(key);
+    if (!entry) request.recipients.set(key, (entry = {}));
+    return entry;
+  };
+  for (const [address, notify] of Object.entries(options.notify ?? {})) {
+    const entry = entryFor(address, 'notify');
+    if (notify === 'NEVER') {
+      entry.notify = 'NEVER';
+      continue;
+    }
+    // RFC 3461 §4.1: NEVER stands alone; otherwise one or more of SUCCESS, FAILURE, DELAY.
+    if (!Array.isArray(notify) || notify.length === 0 || notify.some((c) => !NOTIFY_CONDITIONS.includes(c))) {
+      throw new Error(`send: dsn.notify for ${address} must be "NEVER" or a list of SUCCESS, FAILURE, DELAY (RFC 3461 §4.1)`);
+    }
+    entry.notify = [...new Set(notify)];
+  }
+  for (const [address, orcpt] of Object.entries(options.orcpt ?? {})) {
+    const entry = entryFor(address, 'orcpt');
+    // RFC 3461 §4.2: addr-type ";" address.
+    const match = typeof orcpt === 'string' ? /^([A-Za-z0-9][A-Za-z0-9-]*);([\x21-\x7e\u0080-\uffff][^\r\n]*)$/.exec(orcpt) : null;
+    if (!match) throw new Error(`send: dsn.orcpt for ${address} must be addr-type;address, e.g. rfc822;${address} (RFC 3461 §4.2)`);
+    entry.orcpt = { addressType: match[1]!.toLowerCase(), address: match[2]! };
+  }
+  return request;
+}
+
+/**
+ * Does this recipient want a DSN for `condition`? RFC 3461 §4.1: NEVER asks for none; a list
+ * asks for exactly those; no NOTIFY at all is treated as FAILURE (and DELAY, at the MTA's
+ * discretion: this one warns), never SUCCESS.
+ */
+function notifyAsks(request: DsnRequest | undefined, address: string, condition: NotifyCondition): boolean {
+  const notify = request?.recipients.get(address.toLowerCase())?.notify;
+  if (notify === undefined) return condition !== 'SUCCESS';
+  if (notify === 'NEVER') return false;
+  return notify.includes(condition);
+}
+
 interface QueuedMessage {
   id: string;
   messageId: string;
@@ -242,6 +354,8 @@ interface QueuedMessage {
   arrivalAt: number;
   /** The MTA that sends it: the world's, or a host sending its own DSN. */
   origin: { hostname: string; address: string };
+  /** RET, ENVID, NOTIFY and ORCPT, when the sender gave any (RFC 3461). */
+  dsnRequest: DsnRequest | undefined;
   dsns: DsnRecord[];
   /** The queue file: recipients' states and the timeline. */
   record: MessageRecord;
@@ -290,6 +404,7 @@ function checkSendInput(input: SendInput): void {
   if (!input.from.includes('@') && input.from !== '') throw new Error(`send: "${input.from}" is not an address (expected local@domain)`);
   if (input.to.length === 0) throw new Error('send: at least one recipient is needed');
   for (const t of input.to) if (!t.includes('@')) throw new Error(`send: "${t}" is not an address (expected local@domain)`);
+  dsnRequestOfInput(input);
 }
 
 function domainOfAddress(address: string): string {
@@ -411,6 +526,8 @@ export function createWorld(options: WorldOptions = {}): World {
                 to: envelope.recipients.map((r) => r.address),
                 content: message.text,
                 origin: { hostname: name, address: spec.addresses[0] ?? WORLD_MTA.address },
+                // RFC 3461 §4: this server offers DSN, so it keeps what MAIL and RCPT asked for.
+                dsnRequest: dsnRequestOfEnvelope(envelope),
               });
               return;
             }
@@ -601,11 +718,20 @@ export function createWorld(options: WorldOptions = {}): World {
       const message = entry.message;
       const record = message.record;
       const now = clock.now();
+      // Only a message whose sender asked for success reports pays for remembering who waited.
+      const waitedBefore = message.dsnRequest && message.from !== '' ? pendingAddresses(record) : undefined;
       const notices = recordVerdicts(record, entry.attempts, now, { trials: entry.trials ?? NO_TRIALS, verdicts }, routeOutcome);
       const after = deferEntry(record, domain, entry, now);
       if (after.requeue) requeue.push(after.requeue);
       for (const notice of notices) onQueueNotice(message, notice);
       for (const notice of after.notices) onQueueNotice(message, notice);
+      if (waitedBefore) {
+        // RFC 3461 §5.2.2: the next hop took the message but does not offer DSN (no server of
+        // this world passes NOTIFY on), so a recipient with NOTIFY=SUCCESS gets a "relayed"
+        // report now; one report covers the recipients of this message accepted together.
+        const relayedNow = verdicts.filter((v) => v.outcome === 'delivered' && waitedBefore.has(v.address) && notifyAsks(message.dsnRequest, v.address, 'SUCCESS'));
+        if (relayedNow.length > 0) sendDsn(message, 'relayed', relayedNow);
+      }
       if (!message.settled && isSettled(record)) {
         message.settled = true;
         unsettled -= 1;
@@ -810,18 +936,42 @@ export function createWorld(options: WorldOptions = {}): World {
     return { address: r.address, outcome, status: defaultStatus(reply), diagnostic: shortReply(reply), reply, remoteMta: host };
   }
 
-  function sendDsn(message: QueuedMessage, action: 'failed' | 'delayed', verdicts: RecipientVerdict[], willRetryUntil?: number): void {
+  function pendingAddresses(record: MessageRecord): Set<string> {
+    const waiting = new Set<string>();
+    for (const r of record.recipients) if (r.status === 'queued' || r.status === 'deferred') waiting.add(r.address);
+    return waiting;
+  }
+
+  function sendDsn(message: QueuedMessage, action: 'failed' | 'delayed' | 'relayed', verdicts: RecipientVerdict[], willRetryUntil?: number): void {
     const now = clock.now();
-    const recipients: DsnRecipient[] = verdicts.map((v) => ({
-      finalRecipient: v.address,
-      action,
-      status: action === 'delayed' && v.status.startsWith('2') ? '4.0.0' : v.status,
-      ...(v.remoteMta ? { remoteMta: v.remoteMta } : {}),
-      diagnosticCode: v.diagnostic,
-      lastAttemptDate: now,
-      ...(willRetryUntil !== undefined ? { willRetryUntil } : {}),
-    }));
-    const dsn = buildDsn({ reportingMta: message.origin.hostname, originalSender: message.from, arrivalDate: message.arrivalAt, date: now, recipients, originalMessage: message.content });
+    const request = message.dsnRequest;
+    const recipients: DsnRecipient[] = verdicts.map((v) => {
+      // RFC 3464 §2.3.1: Original-Recipient is the ORCPT the sender gave (RFC 3461 §4.2), if any.
+      const orcpt = request?.recipients.get(v.address.toLowerCase())?.orcpt;
+      return {
+        ...(orcpt ? { originalRecipient: orcpt.address, originalRecipientType: orcpt.addressType } : {}),
+        finalRecipient: v.address,
+        action,
+        status: action === 'delayed' && v.status.startsWith('2') ? '4.0.0' : action === 'relayed' && !v.status.startsWith('2') ? '2.0.0' : v.status,
+        ...(v.remoteMta ? { remoteMta: v.remoteMta } : {}),
+        diagnosticCode: v.diagnostic,
+        lastAttemptDate: now,
+        ...(willRetryUntil !== undefined ? { willRetryUntil } : {}),
+      };
+    });
+    const dsn = buildDsn({
+      reportingMta: message.origin.hostname,
+      originalSender: message.from,
+      arrivalDate: message.arrivalAt,
+      date: now,
+      recipients,
+      originalMessage: message.content,
+      // RFC 3464 §2.2.1: the ENVID of RFC 3461 §4.4 comes back as Original-Envelope-Id.
+      ...(request?.envid !== undefined ? { originalEnvelopeId: request.envid } : {}),
+      // RFC 3461 §4.3: RET=FULL returns the whole message in a failure DSN; a report of no
+      // failure carries the header only. RET=HDRS, or no RET (the MTA's choice), the header only.
+      ...(request?.ret === 'FULL' && action === 'failed' ? { returnContent: 'full' as const } : {}),
+    });
     message.dsns.push({ action, at: now, recipients: verdicts.map((v) => v.address), text: dsn.text, reportingMta: message.origin.hostname });
     enqueue({ from: '', to: [message.from], content: dsn.text, origin: message.origin });
   }
@@ -832,10 +982,18 @@ export function createWorld(options: WorldOptions = {}): World {
       case 'bounce':
         append({ kind: 'bounce', messageId: message.id, recipients: notice.verdicts.map((v) => v.address), status: notice.verdicts[0]!.status, reason: notice.verdicts[0]!.diagnostic }, origin);
         // RFC 5321 §4.5.5 / RFC 3464: never a DSN about a DSN (the null reverse-path).
-        if (message.from !== '') sendDsn(message, 'failed', notice.verdicts);
+        if (message.from !== '') {
+          // RFC 3461 §4.1: no failure DSN for a recipient whose NOTIFY is NEVER or lacks FAILURE.
+          const asked = message.dsnRequest ? notice.verdicts.filter((v) => notifyAsks(message.dsnRequest, v.address, 'FAILURE')) : notice.verdicts;
+          if (asked.length > 0) sendDsn(message, 'failed', asked);
+        }
         break;
       case 'delayed':
-        if (message.from !== '') sendDsn(message, 'delayed', notice.verdicts, notice.willRetryUntil);
+        if (message.from !== '') {
+          // RFC 3461 §4.1: a delay warning only for recipients whose NOTIFY includes DELAY, or who gave no NOTIFY.
+          const asked = message.dsnRequest ? notice.verdicts.filter((v) => notifyAsks(message.dsnRequest, v.address, 'DELAY')) : notice.verdicts;
+          if (asked.length > 0) sendDsn(message, 'delayed', asked, notice.willRetryUntil);
+        }
         break;
       case 'deferred':
         append({ kind: 'deferral', messageId: message.id, recipients: notice.recipients, reason: notice.reason, retryAt: notice.retryAt }, origin);
@@ -843,13 +1001,13 @@ export function createWorld(options: WorldOptions = {}): World {
     }
   }
 
-  function enqueue(spec: { from: string; to: string[]; content: string; origin: { hostname: string; address: string } }): QueuedMessage {
+  function enqueue(spec: { from: string; to: string[]; content: string; origin: { hostname: string; address: string }; dsnRequest?: DsnRequest | undefined }): QueuedMessage {
     messageCount += 1;
     const id = `q${messageCount}`;
     const messageId = /^Message-ID:\s*(.+)$/im.exec(spec.content)?.[1]?.trim() ?? `<${id}@${spec.origin.hostname}>`;
     const now = clock.now();
     const record = openMessageRecord({ messageId: id, from: spec.from, recipients: spec.to, arrivalAt: now, retry: retryPolicy });
-    const message: QueuedMessage = { id, messageId, from: spec.from, to: [...spec.to], content: spec.content, arrivalAt: now, origin: spec.origin, dsns: [], record, settled: false };
+    const message: QueuedMessage = { id, messageId, from: spec.from, to: [...spec.to], content: spec.content, arrivalAt: now, origin: spec.origin, dsnRequest: spec.dsnRequest, dsns: [], record, settled: false };
     queue.push(message);
     byId.set(id, message);
     unsettled += 1;
@@ -951,7 +1109,7 @@ export function createWorld(options: WorldOptions = {}): World {
     },
     send(input) {
       checkSendInput(input);
-      const message = enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA });
+      const message = enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA, dsnRequest: dsnRequestOfInput(input) });
       return handleOf(message);
     },
     sendAll(inputs) {
@@ -960,7 +1118,9 @@ export function createWorld(options: WorldOptions = {}): World {
       holding += 1;
       let handles: DeliveryHandle[];
       try {
-        handles = inputs.map((input) => handleOf(enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA })));
+        handles = inputs.map((input) =>
+          handleOf(enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA, dsnRequest: dsnRequestOfInput(input) })),
+        );
       } finally {
         holding -= 1;
       }

@@ -356,6 +356,8 @@ const submission = define<SubmissionSettings>({
         ...kit.mxExtensions(facts),
         // RFC 4954 §4 / RFC 8314: credentials only over TLS, so AUTH is offered only then.
         ...(facts.tls ? { auth: ['PLAIN', 'LOGIN'] as const } : {}),
+        // RFC 3461 §4: the world's MTA honours RET/ENVID on MAIL and NOTIFY/ORCPT on RCPT.
+        other: ['DSN'],
       }),
       authenticate: (_mechanism, username, password) => Object.hasOwn(settings.users, username) && settings.users[username] === password,
       // An authenticated user may send anywhere: that is what submission is for.
