@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createWorld, type World } from '../../src/sim/world';
 import { parseDsn, type ParsedDsn } from '../../src/sim/dsn';
 import { headerValue } from '../../src/sim/mailbox';
-import { formatReply } from '../../src/protocol/reply';
+import { openSubmissionSession } from './submissionSession';
 
 const ALICE = 'alice@example.com';
 const HOUR = 3_600_000;
@@ -149,16 +149,7 @@ describe('bad DSN options', () => {
 describe('typed at the submission server', () => {
   it('advertises DSN and honours RET=HDRS ENVID=QQ314159 and NOTIFY=FAILURE ORCPT=rfc822;...', () => {
     const world = createWorld();
-    const opened = world.connect('smtp.example.com', 587);
-    if (!opened.ok) throw new Error(opened.message);
-    const server = opened.connection;
-    const replies: string[] = [];
-    server.onReply((reply) => replies.push(formatReply(reply).trim()));
-    server.start();
-    server.write('EHLO laptop.example\r\nSTARTTLS\r\n');
-    let established = false;
-    server.startHandshake((r) => (established = r.ok));
-    expect(established).toBe(true);
+    const { server, replies } = openSubmissionSession(world);
     const plain = Buffer.from('\0alice@example.com\0s3cr3t').toString('base64');
     server.write(`EHLO laptop.example\r\nAUTH PLAIN ${plain}\r\n`);
     expect(replies.at(-2)!.split(/\r?\n/)).toContain('250 DSN');

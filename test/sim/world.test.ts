@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { createWorld, type World } from '../../src/sim/world';
 import { parseDsn, type ParsedDsn } from '../../src/sim/dsn';
 import { headerValue } from '../../src/sim/mailbox';
-import { formatReply, ReplyParser } from '../../src/protocol/reply';
+import { ReplyParser } from '../../src/protocol/reply';
+import { openSubmissionSession } from './submissionSession';
 
 const ALICE = 'alice@example.com';
 const DAY = 86_400_000;
@@ -72,16 +73,7 @@ describe('the world', () => {
 
   it('relays what its submission server accepts: AUTH, then the queue delivers', () => {
     const world = createWorld();
-    const opened = world.connect('smtp.example.com', 587, { peerAddress: '198.51.100.77' });
-    if (!opened.ok) throw new Error(opened.message);
-    const server = opened.connection;
-    const replies: string[] = [];
-    server.onReply((reply) => replies.push(formatReply(reply).trim()));
-    server.start();
-    server.write('EHLO laptop.example\r\nSTARTTLS\r\n');
-    let established = false;
-    server.startHandshake((r) => (established = r.ok));
-    expect(established).toBe(true);
+    const { server, replies } = openSubmissionSession(world, '198.51.100.77');
     const [user, password] = Object.entries(world.hosts()['smtp.example.com']!.settings.users as Record<string, string>)[0]!;
     const plain = Buffer.from(`\0${user}\0${password}`).toString('base64');
     server.write(`EHLO laptop.example\r\nAUTH PLAIN ${plain}\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<carol@example.net>\r\nDATA\r\n`);
