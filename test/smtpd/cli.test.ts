@@ -11,8 +11,28 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 const cli = ['src/smtpd/cli.ts'];
 const children: ChildProcessWithoutNullStreams[] = [];
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+/**
+ * Stop what is still running the way a user would (SIGTERM, which tsx passes on to the server)
+ * and wait for it: a SIGKILL would stop only tsx and leave the server it started running.
+ */
+afterAll(async () => {
+  const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+  await Promise.all(
+    running.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          const stubborn = setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve();
+          }, 5000);
+          child.once('exit', () => {
+            clearTimeout(stubborn);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
 });
 
 function start(args: string[]): { child: ChildProcessWithoutNullStreams; output: () => string; line: (pattern: RegExp) => Promise<RegExpExecArray> } {
