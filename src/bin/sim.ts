@@ -2,7 +2,8 @@
  * `npm run sim -- <command>`: the simulated world from a terminal.
  *
  *   send --from <addr> --to <addr> [--to <addr> ...] [--subject S] [--body-file F] [--days N]
- *        [--down host[=refused|timeout] ...] [--world default] [--json]
+ *        [--down host[=refused|timeout] ...] [--notify addr=NEVER|SUCCESS,FAILURE,DELAY ...]
+ *        [--ret FULL|HDRS] [--envid ID] [--world default] [--json]
  *   dig [+short] [TYPE] NAME
  *   world
  *
@@ -12,13 +13,16 @@
  * DSN text when the sender got one. Bad arguments: a message on stderr and exit code 2.
  */
 import { readFileSync } from 'node:fs';
-import { createWorld, type DeliveryHandle, type World } from '../sim/world';
+import { createWorld, type DeliveryHandle, type DsnNotify, type SendDsnOptions, type World } from '../sim/world';
 import { formatReply } from '../protocol/reply';
+import type { NotifyCondition } from '../protocol/params';
 import type { WorldEvent } from '../sim/events';
 
 const USAGE = `usage:
   npm run sim -- send --from <addr> --to <addr> [--to <addr> ...] [--subject S] [--body-file F]
                       [--days N] [--down host[=refused|timeout]] [--world default] [--json]
+                      [--notify <addr>=NEVER|SUCCESS,FAILURE,DELAY] [--ret FULL|HDRS] [--envid ID]
+      (the DSN requests of RFC 3461, as MAIL and RCPT would carry them)
   npm run sim -- dig [+short] [TYPE] NAME
   npm run sim -- world`;
 
@@ -33,11 +37,13 @@ interface SendOptions {
   body?: string;
   days?: number;
   down: Array<{ host: string; mode: 'refused' | 'timeout' }>;
+  /** RFC 3461 requests; checked by the world, whose errors become usage errors. */
+  dsn: { notify: Record<string, DsnNotify>; ret?: 'FULL' | 'HDRS'; envid?: string };
   json: boolean;
 }
 
 function parseSend(args: string[]): SendOptions {
-  const options: SendOptions = { from: '', to: [], down: [], json: false };
+  const options: SendOptions = { from: '', to: [], down: [], dsn: { notify: {} }, json: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const value = (): string => {
@@ -77,6 +83,24 @@ function parseSend(args: string[]): SendOptions {
         options.down.push({ host: host!, mode });
         break;
       }
+      case '--notify': {
+        // As on RCPT TO (RFC 3461 §4.1): NEVER, or a comma list of SUCCESS, FAILURE, DELAY.
+        const text = value();
+        const equals = text.lastIndexOf('=');
+        if (equals <= 0) throw new UsageError(`--notify ${text}: write address=NEVER or address=SUCCESS,FAILURE,DELAY`);
+        const conditions = text.slice(equals + 1).toUpperCase();
+        options.dsn.notify[text.slice(0, equals)] = conditions === 'NEVER' ? 'NEVER' : (conditions.split(',') as NotifyCondition[]);
+        break;
+      }
+      case '--ret': {
+        const ret = value().toUpperCase();
+        if (ret !== 'FULL' && ret !== 'HDRS') throw new UsageError(`--ret ${ret}: FULL (the whole message in a bounce) or HDRS (its header only)`);
+        options.dsn.ret = ret;
+        break;
+      }
+      case '--envid':
+        options.dsn.envid = value();
+        break;
       case '--world': {
         const name = value();
         if (name !== 'default') throw new UsageError(`--world ${name}: the only world is "default"`);
@@ -157,7 +181,22 @@ function runSend(options: SendOptions): number {
       throw new UsageError((error as Error).message);
     }
   }
-  const handle = world.send({ from: options.from, to: options.to, ...(options.subject ? { subject: options.subject } : {}), ...(options.body !== undefined ? { body: options.body } : {}) });
+  const { notify, ret, envid } = options.dsn;
+  const dsn: SendDsnOptions = { ...(Object.keys(notify).length > 0 ? { notify } : {}), ...(ret ? { ret } : {}), ...(envid !== undefined ? { envid } : {}) };
+  let handle: DeliveryHandle;
+  try {
+    handle = world.send({
+      from: options.from,
+      to: options.to,
+      ...(options.subject ? { subject: options.subject } : {}),
+      ...(options.body !== undefined ? { body: options.body } : {}),
+      ...(Object.keys(dsn).length > 0 ? { dsn } : {}),
+    });
+  } catch (error) {
+    // The world checks the DSN requests (a NOTIFY for an address not in --to, a bad ENVID);
+    // its words name the API's fields, so name the options instead.
+    throw new UsageError((error as Error).message.replace(/^send: dsn\.(\w+)/, '--$1'));
+  }
   if (options.days !== undefined) world.advance(options.days * 86_400_000);
   else world.runUntilIdle();
   const lines = transcript(world, handle);

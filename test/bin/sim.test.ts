@@ -55,6 +55,23 @@ describe('sim CLI', () => {
     expect(out).toMatch(/<- 220 mx2\.example\.net/);
   });
 
+  it('send --notify --envid: the DSN requests of RFC 3461 decide which reports alice gets', () => {
+    const { code, out } = sim(
+      'send', '--from', 'alice@example.com', '--to', 'bob@example.net', '--to', 'nobody@strict.example',
+      '--notify', 'bob@example.net=SUCCESS', '--notify', 'nobody@strict.example=NEVER', '--envid', 'QQ314159',
+    );
+    expect(code).toBe(0);
+    expect(out).toMatch(/^nobody@strict\.example: bounced 5\.1\.1/m);
+    // One report, the success bob asked for; none for the bounce NOTIFY=NEVER declined.
+    expect(out.match(/^--- DSN \((\w+)\)/gm)).toEqual(['--- DSN (relayed)']);
+    expect(out).toContain('Original-Envelope-Id: QQ314159');
+    expect(out).toMatch(/^Final-Recipient: rfc822; bob@example\.net\nAction: relayed\nStatus: 2\.0\.0$/m);
+    expect(out).not.toContain('Final-Recipient: rfc822; nobody@strict.example');
+    const wrong = sim('send', '--from', 'alice@example.com', '--to', 'bob@example.net', '--notify', 'carol@example.net=NEVER');
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/^sim: --notify names "carol@example\.net", which is not a recipient/);
+  });
+
   it('dig MX example.net and world', () => {
     const dig = sim('dig', '+short', 'MX', 'example.net');
     expect(dig.code).toBe(0);
@@ -65,7 +82,7 @@ describe('sim CLI', () => {
   });
 
   it('bad arguments: a clear message and exit 2', () => {
-    for (const args of [[], ['send'], ['send', '--from', 'alice'], ['send', '--from', 'alice@example.com'], ['send', '--from', 'a@example.com', '--to', 'b@example.net', '--days', 'x'], ['send', '--bogus'], ['frobnicate'], ['dig'], ['send', '--from', 'a@example.com', '--to', 'b@example.net', '--world', 'mars']]) {
+    for (const args of [[], ['send'], ['send', '--from', 'alice'], ['send', '--from', 'alice@example.com'], ['send', '--from', 'a@example.com', '--to', 'b@example.net', '--days', 'x'], ['send', '--bogus'], ['frobnicate'], ['dig'], ['send', '--from', 'a@example.com', '--to', 'b@example.net', '--world', 'mars'], ['send', '--from', 'a@example.com', '--to', 'b@example.net', '--ret', 'ALL'], ['send', '--from', 'a@example.com', '--to', 'b@example.net', '--notify', 'b@example.net=SOMETIMES']]) {
       const { code, err } = sim(...args);
       expect(code, args.join(' ')).toBe(2);
       expect(err, args.join(' ')).toMatch(/^sim: .+\nusage:/);
