@@ -13,9 +13,9 @@
  * DSN text when the sender got one. Bad arguments: a message on stderr and exit code 2.
  */
 import { readFileSync } from 'node:fs';
-import { createWorld, type DeliveryHandle, type DsnNotify, type SendDsnOptions, type World } from '../sim/world';
+import { createWorld, type DeliveryHandle, type SendDsnOptions, type World } from '../sim/world';
 import { formatReply } from '../protocol/reply';
-import type { NotifyCondition } from '../protocol/params';
+import { finishDsnOptions, isDsnOption, noDsnOptions, readDsnOption, type DsnOptionValues } from '../lab/dsnOptions';
 import type { WorldEvent } from '../sim/events';
 
 const USAGE = `usage:
@@ -37,13 +37,14 @@ interface SendOptions {
   body?: string;
   days?: number;
   down: Array<{ host: string; mode: 'refused' | 'timeout' }>;
-  /** RFC 3461 requests; checked by the world, whose errors become usage errors. */
-  dsn: { notify: Record<string, DsnNotify>; ret?: 'FULL' | 'HDRS'; envid?: string };
+  /** RFC 3461 requests, read by the parser the lab's `send` shares (src/lab/dsnOptions.ts). */
+  dsn?: SendDsnOptions;
   json: boolean;
 }
 
 function parseSend(args: string[]): SendOptions {
-  const options: SendOptions = { from: '', to: [], down: [], dsn: { notify: {} }, json: false };
+  const options: SendOptions = { from: '', to: [], down: [], json: false };
+  const dsn: DsnOptionValues = noDsnOptions();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const value = (): string => {
@@ -83,24 +84,6 @@ function parseSend(args: string[]): SendOptions {
         options.down.push({ host: host!, mode });
         break;
       }
-      case '--notify': {
-        // As on RCPT TO (RFC 3461 §4.1): NEVER, or a comma list of SUCCESS, FAILURE, DELAY.
-        const text = value();
-        const equals = text.lastIndexOf('=');
-        if (equals <= 0) throw new UsageError(`--notify ${text}: write address=NEVER or address=SUCCESS,FAILURE,DELAY`);
-        const conditions = text.slice(equals + 1).toUpperCase();
-        options.dsn.notify[text.slice(0, equals)] = conditions === 'NEVER' ? 'NEVER' : (conditions.split(',') as NotifyCondition[]);
-        break;
-      }
-      case '--ret': {
-        const ret = value().toUpperCase();
-        if (ret !== 'FULL' && ret !== 'HDRS') throw new UsageError(`--ret ${ret}: FULL (the whole message in a bounce) or HDRS (its header only)`);
-        options.dsn.ret = ret;
-        break;
-      }
-      case '--envid':
-        options.dsn.envid = value();
-        break;
       case '--world': {
         const name = value();
         if (name !== 'default') throw new UsageError(`--world ${name}: the only world is "default"`);
@@ -109,14 +92,21 @@ function parseSend(args: string[]): SendOptions {
       case '--json':
         options.json = true;
         break;
-      default:
-        throw new UsageError(`unknown option for send: ${arg}`);
+      default: {
+        // --notify, --ret, --envid: the DSN requests of RFC 3461, as MAIL and RCPT carry them.
+        if (!isDsnOption(arg)) throw new UsageError(`unknown option for send: ${arg}`);
+        const error = readDsnOption(dsn, arg, value());
+        if (error !== undefined) throw new UsageError(error);
+      }
     }
   }
   if (options.from === '') throw new UsageError('send needs --from <address>');
   if (!ADDRESS.test(options.from)) throw new UsageError(`--from ${options.from}: not an address like alice@example.com`);
   if (options.to.length === 0) throw new UsageError('send needs at least one --to <address>');
   for (const to of options.to) if (!ADDRESS.test(to)) throw new UsageError(`--to ${to}: not an address like bob@example.net`);
+  const requests = finishDsnOptions(dsn, options.to);
+  if (!requests.ok) throw new UsageError(requests.error);
+  if (requests.dsn) options.dsn = requests.dsn;
   return options;
 }
 
@@ -181,8 +171,6 @@ function runSend(options: SendOptions): number {
       throw new UsageError((error as Error).message);
     }
   }
-  const { notify, ret, envid } = options.dsn;
-  const dsn: SendDsnOptions = { ...(Object.keys(notify).length > 0 ? { notify } : {}), ...(ret ? { ret } : {}), ...(envid !== undefined ? { envid } : {}) };
   let handle: DeliveryHandle;
   try {
     handle = world.send({
@@ -190,11 +178,11 @@ function runSend(options: SendOptions): number {
       to: options.to,
       ...(options.subject ? { subject: options.subject } : {}),
       ...(options.body !== undefined ? { body: options.body } : {}),
-      ...(Object.keys(dsn).length > 0 ? { dsn } : {}),
+      ...(options.dsn ? { dsn: options.dsn } : {}),
     });
   } catch (error) {
-    // The world checks the DSN requests (a NOTIFY for an address not in --to, a bad ENVID);
-    // its words name the API's fields, so name the options instead.
+    // The DSN options were checked above (src/lab/dsnOptions.ts); the world checks them again,
+    // and its words name the API's fields, so name the options instead.
     throw new UsageError((error as Error).message.replace(/^send: dsn\.(\w+)/, '--$1'));
   }
   if (options.days !== undefined) world.advance(options.days * 86_400_000);

@@ -37,7 +37,14 @@ export interface DnsGoal { name: string; type?: string; status?: 'NOERROR' | 'NX
 export interface DeliveredGoal { to: string; host?: string; count?: number }
 export interface BouncedGoal { to: string; status?: string }
 export interface DeferredGoal { to: string; status?: string; count?: number }
-export interface DsnGoal { to: string; status?: string; action?: string; recipient?: string }
+/**
+ * A DSN in `to`'s mailbox. `envelopeId`: its Original-Envelope-Id, exactly (the ENVID the sender
+ * gave, RFC 3461 §4.4). `returned`: what it carries of the original message, the header only or
+ * the whole message (RET, §4.3), or nothing.
+ */
+export interface DsnGoal { to: string; status?: string; action?: string; recipient?: string; envelopeId?: string; returned?: DsnReturned }
+export const DSN_RETURNED = ['headers', 'full', 'none'] as const;
+export type DsnReturned = (typeof DSN_RETURNED)[number];
 export interface MailboxGoal { address: string; subject?: string; contains?: string; isDsn?: boolean; count?: number }
 export interface StateGoal { machine: MachineName; matches: string }
 export interface ClockGoal { atLeast?: string; advancedBy?: string }
@@ -99,6 +106,7 @@ export type FieldType =
   | 'dnsType'
   | 'dnsStatus'
   | 'dsnAction'
+  | 'dsnReturned'
   | 'outcome';
 
 export interface FieldSpec { type: FieldType; required?: boolean }
@@ -139,7 +147,14 @@ export const LEAF_FIELDS: { readonly [K in LeafKind]: { readonly [F in keyof Lea
   delivered: { to: { type: 'address', required: true }, host: { type: 'host' }, count: { type: 'count' } },
   bounced: { to: { type: 'address', required: true }, status: { type: 'enhanced' } },
   deferred: { to: { type: 'address', required: true }, status: { type: 'enhanced' }, count: { type: 'count' } },
-  dsn: { to: { type: 'address', required: true }, status: { type: 'enhanced' }, action: { type: 'dsnAction' }, recipient: { type: 'address' } },
+  dsn: {
+    to: { type: 'address', required: true },
+    status: { type: 'enhanced' },
+    action: { type: 'dsnAction' },
+    recipient: { type: 'address' },
+    envelopeId: { type: 'text' },
+    returned: { type: 'dsnReturned' },
+  },
   mailbox: {
     address: { type: 'address', required: true },
     subject: { type: 'text' },
@@ -444,6 +459,9 @@ function positionsOfLeaf(kind: LeafKind, spec: LeafGoals[LeafKind], record: Sess
       const g = spec as DsnGoal;
       return record.mailbox.flatMap((m, index) => {
         if (index < cursor.mailbox || !m.isDsn || !sameAddress(m.address, g.to)) return [];
+        // Per message (RFC 3464 §2.2): the envelope id and what came back of the original.
+        if (g.envelopeId !== undefined && m.originalEnvelopeId !== g.envelopeId) return [];
+        if (g.returned !== undefined && m.returnedContent !== g.returned) return [];
         const wantsDetail = g.status !== undefined || g.action !== undefined || g.recipient !== undefined;
         const fits =
           !wantsDetail ||
@@ -588,6 +606,12 @@ export function evaluate(goal: Goal, record: SessionRecord, since: Cursor = STAR
 // ---------------------------------------------------------------------------------------------
 // Describing
 
+const DSN_RETURNED_TEXT: Readonly<Record<DsnReturned, string>> = {
+  headers: ', returning the header only',
+  full: ', returning the whole message',
+  none: ', returning nothing of the message',
+};
+
 function replyTarget(to: string): string {
   switch (to.toUpperCase()) {
     case 'BANNER':
@@ -663,8 +687,13 @@ function describeLeaf(kind: LeafKind, spec: LeafGoals[LeafKind]): string {
     }
     case 'dsn': {
       const g = spec as DsnGoal;
+      // A report of success is no bounce (RFC 3464 §2.3.3: delivered, relayed, expanded).
+      const what = g.action === 'delivered' || g.action === 'relayed' || g.action === 'expanded' ? 'a delivery report' : 'a bounce report';
       const detail = [g.action, g.status].filter(Boolean).join(', ');
-      return `a bounce report (DSN)${detail ? ` (${detail})` : ''} reaches ${g.to}`;
+      const about = g.recipient ? ` about ${g.recipient}` : '';
+      const envelopeId = g.envelopeId !== undefined ? ` with Original-Envelope-Id ${g.envelopeId}` : '';
+      const returned = g.returned === undefined ? '' : DSN_RETURNED_TEXT[g.returned];
+      return `${what} (DSN)${detail ? ` (${detail})` : ''}${about}${envelopeId} reaches ${g.to}${returned}`;
     }
     case 'mailbox': {
       const g = spec as MailboxGoal;

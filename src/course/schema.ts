@@ -12,6 +12,7 @@ import { parseDuration } from '../sim/clock';
 import { SPF_RESULTS } from '../sim/spfBasics';
 import {
   COMBINATOR_KINDS,
+  DSN_RETURNED,
   LEAF_FIELDS,
   LEAF_NEEDS_ONE_OF,
   SPECIAL_REPLY_TARGETS,
@@ -235,6 +236,9 @@ function checkField(c: Checker, spec: FieldSpec, value: unknown, path: string): 
       return;
     case 'dsnAction':
       oneOf(DSN_ACTIONS);
+      return;
+    case 'dsnReturned':
+      oneOf(DSN_RETURNED);
       return;
     case 'outcome':
       oneOf(OUTCOMES);

@@ -15,7 +15,7 @@ const KEYS: readonly string[] = [
   '  Ctrl-]                                leave a session (or type QUIT)',
   '  Esc then Tab                          move focus out of the terminal',
   'Pasting several lines sends them together, as a pipelining client does.',
-  'In a session, \\n in a line sends a bare LF there (and \\r a bare CR): SMTP forbids them; lesson 20 shows why.',
+  'In a session, \\n in a line sends a bare LF there (and \\r a bare CR): SMTP forbids them; lesson 21 shows why.',
 ];
 
 const SMTP: readonly string[] = [
@@ -34,6 +34,16 @@ const TOPICS: Readonly<Record<string, readonly string[]>> = { keys: KEYS, smtp: 
 
 /** More on the commands whose output needs a key to read. */
 const MORE: Readonly<Partial<Record<ShellCommandName, readonly string[]>>> = {
+  send: [
+    'You hand the message to smtp.example.com, which delivers it; you watch.',
+    '  --step           stop after each exchange (Enter shows the next)',
+    '  --speed <n>      play faster (10) or at a readable pace (1)',
+    'Delivery reports (DSN requests, RFC 3461), as MAIL and RCPT would carry them:',
+    '  --notify <addr>=<when>   <when>: SUCCESS, FAILURE, DELAY joined by commas,',
+    '                           or NEVER for no report at all, not even a bounce',
+    '  --ret HDRS | FULL        a bounce returns the header or the whole message',
+    '  --envid <id>             your own label, repeated in every report',
+  ],
   spf: [
     'The receiver asks the MAIL FROM domain (the envelope sender, not From:)',
     'whether the connecting address may send its mail. It reads the domain\'s',

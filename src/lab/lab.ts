@@ -8,8 +8,8 @@
  * It runs headless, so lesson solutions are replayed in tests exactly as a learner types them.
  */
 import { personas } from '../sim/personas';
-import { createWorld, LEARNER_ADDRESS, type World } from '../sim/world';
-import { parseDsn } from '../sim/dsn';
+import { createWorld, LEARNER_ADDRESS, type DeliveryHandle, type World } from '../sim/world';
+import { parseDsn, type ParsedDsn } from '../sim/dsn';
 import { headerValue } from '../sim/mailbox';
 import { formatDuration, formatElapsed, parseDuration as parseClockDuration } from '../sim/clock';
 import type { WorldEvent } from '../sim/events';
@@ -22,6 +22,7 @@ import { helpLines } from './help';
 import { parseShellLine, type ShellCommand } from './shell';
 import type { DmarcResult, SpfResult } from '../sim/spf';
 import { authChecks, loadAuthChecks, type AuthChecks } from './authChecks';
+import { dsnWireParameters } from './dsnOptions';
 import { Conversation } from './conversation';
 import { Recorder, type ExplainedLine } from './recorder';
 import type { InputContext, SessionRecord } from './record';
@@ -685,8 +686,23 @@ export class Lab {
 
   private async send(command: Extract<ShellCommand, { name: 'send' }>): Promise<boolean> {
     const before = this.world.log.size;
-    const handle = this.world.send({ from: command.from, to: [...command.to], ...(command.subject ? { subject: command.subject } : {}) });
+    let handle: DeliveryHandle;
+    try {
+      handle = this.world.send({ from: command.from, to: [...command.to], ...(command.subject ? { subject: command.subject } : {}), ...(command.dsn ? { dsn: command.dsn } : {}) });
+    } catch (error) {
+      // The shell checked the DSN options already; this is the world's own check, in its words.
+      this.print([{ text: error instanceof Error ? error.message : String(error), tone: 'error' }]);
+      return false;
+    }
     this.print([{ text: `Queued ${handle.messageId} from ${command.from} to ${command.to.join(', ')}. The sending MTA (smtp.example.com) takes it from here.`, tone: 'info' }]);
+    if (command.dsn) {
+      // RFC 3461 §4: a mail client asks for DSNs with parameters on MAIL and RCPT; smtp.example.com lists DSN in EHLO, so it may.
+      const wire = dsnWireParameters(command.from, command.to, command.dsn);
+      this.print([
+        { text: 'Your DSN requests, as a mail client writes them to smtp.example.com (it lists DSN in its EHLO reply):', tone: 'info' },
+        ...[wire.mail, ...wire.rcpt].map((text) => ({ text: `   ${text}`, tone: 'client' as Tone })),
+      ]);
+    }
     await macrotask();
     const steps = [...this.describeEvents(this.world.log.since(before)), this.summary(handle.id)];
     if (command.pace.mode === 'step') {
@@ -734,15 +750,7 @@ export class Lab {
       lines.push({ text: `   envelope: MAIL FROM:<${message.envelope.mailFrom}>  delivered by ${message.deliveredBy}`, tone: 'info' });
       if (message.isDsn) {
         const parsed = parseDsn(message.raw);
-        if (parsed.ok) {
-          lines.push({ text: '   This is a bounce (a DSN, RFC 3464). Its delivery-status part says:', tone: 'info' });
-          for (const r of parsed.dsn.recipients) {
-            lines.push({ text: `     Final-Recipient: ${r.finalRecipient}`, tone: 'plain' });
-            lines.push({ text: `     Action: ${r.action}   Status: ${r.status}`, tone: r.action === 'delayed' ? 'transient' : 'permanent' });
-            if (r.remoteMta) lines.push({ text: `     Remote-MTA: ${r.remoteMta}`, tone: 'plain' });
-            if (r.diagnosticCode) lines.push({ text: `     Diagnostic-Code: ${r.diagnosticCode}`, tone: 'plain' });
-          }
-        }
+        if (parsed.ok) lines.push(...this.dsnLines(parsed.dsn));
       } else {
         // The header as stored: the trace fields the servers added on top (Return-Path,
         // Received: RFC 5321 §4.4), then the sender's own; then the start of the body.
@@ -754,6 +762,40 @@ export class Lab {
     });
     this.print(lines);
     return true;
+  }
+
+  /** The delivery-status part of a DSN (RFC 3464 §2.2, §2.3), and what it returns of the original. */
+  private dsnLines(dsn: ParsedDsn): OutputLine[] {
+    const actions = new Set(dsn.recipients.map((r) => r.action));
+    const kind = [...actions].every((a) => a === 'failed')
+      ? 'a bounce'
+      : [...actions].every((a) => a === 'delayed')
+        ? 'a delay warning'
+        : [...actions].every((a) => a === 'relayed' || a === 'delivered')
+          ? 'a success report'
+          : 'a delivery report';
+    const actionTone = (action: string): Tone => (action === 'failed' ? 'permanent' : action === 'delayed' ? 'transient' : action === 'relayed' || action === 'delivered' ? 'positive' : 'plain');
+    const lines: OutputLine[] = [{ text: `   This is ${kind} (a DSN, RFC 3464). Its delivery-status part says:`, tone: 'info' }];
+    if (dsn.originalEnvelopeId !== undefined) lines.push({ text: `     Original-Envelope-Id: ${dsn.originalEnvelopeId}`, tone: 'plain' });
+    for (const r of dsn.recipients) {
+      if (r.originalRecipient) lines.push({ text: `     Original-Recipient: ${r.originalRecipient}`, tone: 'plain' });
+      lines.push({ text: `     Final-Recipient: ${r.finalRecipient}`, tone: 'plain' });
+      lines.push({ text: `     Action: ${r.action}   Status: ${r.status}`, tone: actionTone(r.action) });
+      if (r.remoteMta) lines.push({ text: `     Remote-MTA: ${r.remoteMta}`, tone: 'plain' });
+      if (r.diagnosticCode) lines.push({ text: `     Diagnostic-Code: ${r.diagnosticCode}`, tone: 'plain' });
+    }
+    if (dsn.returnedContent === 'full') {
+      // RFC 3461 §4.3: RET=FULL asked for the whole message back, body included.
+      lines.push({ text: '   It returns the whole original message, body included:', tone: 'info' });
+      const subject = headerValue(dsn.originalHeaders, 'Subject');
+      if (subject !== undefined) lines.push({ text: `   | Subject: ${subject}`, tone: 'plain' });
+      lines.push({ text: '   |', tone: 'plain' });
+      for (const line of (dsn.returnedBody ?? '').trimEnd().split(/\r?\n/).slice(0, 6)) lines.push({ text: `   | ${line}`, tone: 'plain' });
+    } else if (dsn.returnedContent === 'headers') {
+      const subject = headerValue(dsn.originalHeaders, 'Subject');
+      lines.push({ text: `   It returns the original header only${subject !== undefined ? ` (Subject: ${subject})` : ''}, not the body.`, tone: 'info' });
+    }
+    return lines;
   }
 
   /** One line per recipient: where the message stands now. */
@@ -855,7 +897,13 @@ export class Lab {
           address: message.recipient,
           subject: headerValue(message.headers, 'Subject') ?? '',
           isDsn: message.isDsn,
-          ...(parsed?.ok ? { dsn: parsed.dsn.recipients.map((r) => ({ recipient: r.finalRecipient, action: r.action, status: r.status })) } : {}),
+          ...(parsed?.ok
+            ? {
+                dsn: parsed.dsn.recipients.map((r) => ({ recipient: r.finalRecipient, action: r.action, status: r.status })),
+                returnedContent: parsed.dsn.returnedContent,
+                ...(parsed.dsn.originalEnvelopeId !== undefined ? { originalEnvelopeId: parsed.dsn.originalEnvelopeId } : {}),
+              }
+            : {}),
           raw: message.raw,
         });
       }),

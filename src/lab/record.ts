@@ -97,6 +97,13 @@ export interface MailboxMessage {
   readonly isDsn: boolean;
   /** For a DSN: the per-recipient Action and Status fields (RFC 3464). */
   readonly dsn?: readonly { readonly recipient: string; readonly action: string; readonly status: string }[];
+  /** For a DSN: its Original-Envelope-Id field, the ENVID the sender gave (RFC 3464 §2.2.1, RFC 3461 §4.4). */
+  readonly originalEnvelopeId?: string;
+  /**
+   * For a DSN: what it returns of the original message: the header only, the whole message
+   * (what RET=FULL asks for in a failure report, RFC 3461 §4.3), or nothing.
+   */
+  readonly returnedContent?: 'headers' | 'full' | 'none';
   readonly raw: string;
 }
 

@@ -5,6 +5,8 @@
  * on, with a "did you mean" when a name is close to a known one.
  */
 import { parseIp } from '../sim/spfBasics';
+import type { SendDsnOptions } from '../sim/world';
+import { DSN_OPTIONS, finishDsnOptions, noDsnOptions, readDsnOption } from './dsnOptions';
 
 export const DNS_TYPES = ['MX', 'A', 'AAAA', 'TXT', 'TLSA'] as const;
 export type DnsType = (typeof DNS_TYPES)[number];
@@ -36,6 +38,8 @@ export type ShellCommand =
       readonly to: readonly string[];
       readonly subject?: string;
       readonly pace: SendPace;
+      /** DSN requests (RFC 3461): --notify, --ret, --envid, read as `npm run sim -- send` reads them. */
+      readonly dsn?: SendDsnOptions;
     }
   | { readonly name: 'personas' }
   | { readonly name: 'world' }
@@ -356,11 +360,20 @@ function parseOpenssl(args: readonly string[]): ShellParse {
   });
 }
 
+const DSN_EXAMPLES: Readonly<Record<string, string>> = {
+  '--notify': '--notify bob@example.net=SUCCESS,FAILURE (or =NEVER)',
+  '--ret': '--ret HDRS (the header only) or --ret FULL (the whole message)',
+  '--envid': '--envid QQ314159',
+};
+
 /** `--name=value` or a plain word: the option's name, and a value written into it. */
 function splitOption(arg: string): { name: string; inline?: string } {
   const eq = arg.indexOf('=');
   return arg.startsWith('--') && eq > 0 ? { name: arg.slice(0, eq), inline: arg.slice(eq + 1) } : { name: arg };
 }
+
+/** Every option of `send`, for help, suggestions and completion. */
+export const SEND_OPTIONS: readonly string[] = ['--from', '--to', '--subject', '--step', '--speed', ...DSN_OPTIONS];
 
 function parseSend(args: readonly string[]): ShellParse {
   const example = 'send --from alice@example.com --to bob@example.net';
@@ -369,7 +382,8 @@ function parseSend(args: readonly string[]): ShellParse {
   let subject: string | undefined;
   // By default the autopilot plays through at four times a readable pace; --step waits for Enter at each exchange.
   let pace: SendPace = { mode: 'play', speed: 4 };
-  const options = ['--from', '--to', '--subject', '--step', '--speed'];
+  const dsn = noDsnOptions();
+  const options = SEND_OPTIONS;
   for (let i = 0; i < args.length; i++) {
     const { name: arg, inline } = splitOption(args[i]!);
     const value = (): string | undefined => inline ?? args[++i];
@@ -410,6 +424,15 @@ function parseSend(args: readonly string[]): ShellParse {
         pace = { mode: 'play', speed };
         break;
       }
+      case '--notify':
+      case '--ret':
+      case '--envid': {
+        const v = value();
+        if (!v) return fail(`${arg} needs a value. Example: ${DSN_EXAMPLES[arg]}`);
+        const error = readDsnOption(dsn, arg, v);
+        if (error !== undefined) return fail(`${error}.`);
+        break;
+      }
       default: {
         const hint = closest(arg, options);
         if (!arg.startsWith('-') && from === undefined && arg.includes('@')) {
@@ -421,7 +444,9 @@ function parseSend(args: readonly string[]): ShellParse {
   }
   if (!from) return fail(`send needs --from (the envelope sender). Example: ${example}`);
   if (to.length === 0) return fail(`send needs at least one --to (a recipient). Example: ${example}`);
-  return ok({ name: 'send', from, to, ...(subject !== undefined ? { subject } : {}), pace });
+  const requests = finishDsnOptions(dsn, to);
+  if (!requests.ok) return fail(`${requests.error}.`);
+  return ok({ name: 'send', from, to, ...(subject !== undefined ? { subject } : {}), pace, ...(requests.dsn ? { dsn: requests.dsn } : {}) });
 }
 
 function noArguments(name: 'personas' | 'world' | 'mailq' | 'clear' | 'reset' | 'history' | 'export') {
@@ -568,7 +593,7 @@ export const SHELL_COMMANDS: Readonly<Record<ShellCommandName, CommandSpec>> = {
     parse: parseOpenssl,
   },
   send: {
-    syntax: 'send --from <addr> --to <addr> [--to <addr>] [--subject <text>] [--step | --speed <n>]',
+    syntax: 'send --from <addr> --to <addr> [--to <addr>] [--subject <text>] [--step | --speed <n>] [--notify <addr>=<when>] [--ret FULL|HDRS] [--envid <id>]',
     summary: 'let the sending server deliver a message while you watch each line',
     example: 'send --from alice@example.com --to bob@example.net',
     parse: parseSend,

@@ -3,7 +3,7 @@
  * SMTP verbs inside a session.
  */
 import type { Completer } from './lineEditor';
-import { DNS_TYPES, SHELL_COMMANDS } from '../lab/shell';
+import { DNS_TYPES, SEND_OPTIONS, SHELL_COMMANDS } from '../lab/shell';
 
 function currentWord(line: string, cursor: number): { start: number; word: string; before: string[] } {
   const cs = Array.from(line).slice(0, cursor);
@@ -19,7 +19,7 @@ const OPTIONS: Readonly<Record<string, readonly string[]>> = {
   dig: ['+short', ...DNS_TYPES],
   nc: ['-C'],
   openssl: ['s_client', '-starttls', 'smtp', '-connect', '-crlf', '-servername', '-quiet', '-brief', '-showcerts'],
-  send: ['--from', '--to', '--subject', '--step', '--speed'],
+  send: SEND_OPTIONS,
   mode: ['sim', 'real'],
   help: [...Object.keys(SHELL_COMMANDS), 'smtp', 'keys'],
 };

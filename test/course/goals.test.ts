@@ -61,6 +61,34 @@ describe('leaf goals', () => {
     expect(evaluate({ deferred: { to: 'carol@example.net' } }, rec).met).toBe(false);
   });
 
+  it('dsn: the envelope id and what came back of the message are per report', () => {
+    const b = new RecordBuilder()
+      .dsn('alice@example.com', 'bob@example.net', 'relayed', '2.0.0', { originalEnvelopeId: 'QQ314159', returnedContent: 'headers' })
+      .dsn('alice@example.com', 'nobody@strict.example', 'failed', '5.1.1', { returnedContent: 'full' });
+    const rec = b.record;
+    expect(evaluate({ dsn: { to: 'alice@example.com', action: 'relayed', envelopeId: 'QQ314159' } }, rec).met).toBe(true);
+    // ENVID is the sender's opaque label: compared exactly, case included.
+    expect(evaluate({ dsn: { to: 'alice@example.com', envelopeId: 'qq314159' } }, rec).met).toBe(false);
+    // The failure report carries no envelope id, so the two fields must hold in the same report.
+    expect(evaluate({ dsn: { to: 'alice@example.com', action: 'failed', envelopeId: 'QQ314159' } }, rec).met).toBe(false);
+    expect(evaluate({ dsn: { to: 'alice@example.com', recipient: 'nobody@strict.example', returned: 'full' } }, rec).met).toBe(true);
+    expect(evaluate({ dsn: { to: 'alice@example.com', recipient: 'bob@example.net', returned: 'full' } }, rec).met).toBe(false);
+    expect(evaluate({ dsn: { to: 'alice@example.com', returned: 'none' } }, rec).met).toBe(false);
+  });
+
+  it('no DSN since the step started: not over a dsn leaf', () => {
+    const b = new RecordBuilder().dsn('alice@example.com', 'nobody@strict.example', 'failed', '5.1.1');
+    const start = cursorOf(b.record);
+    const silent: Goal = {
+      allOf: [{ bounced: { to: 'nobody@strict.example' } }, { not: { dsn: { to: 'alice@example.com', recipient: 'nobody@strict.example' } } }],
+    };
+    // The bounce report before the step started does not count against it.
+    b.delivery('nobody@strict.example', 'bounced', '5.1.1');
+    expect(evaluate(silent, b.record, start).met).toBe(true);
+    b.dsn('alice@example.com', 'nobody@strict.example', 'failed', '5.1.1');
+    expect(evaluate(silent, b.record, start).met).toBe(false);
+  });
+
   it('clock: absolute and relative to the step start', () => {
     const b = new RecordBuilder();
     const start = cursorOf(b.record);
@@ -186,6 +214,11 @@ describe('describeGoal', () => {
     expect(describeGoal({ inOrder: [{ sent: { verb: 'MAIL' } }, { sent: { verb: 'RCPT' } }] })).toBe('send MAIL, then send RCPT');
     expect(describeGoal({ not: { connected: { host: 'mx1.example.net' } } })).toBe('not: connect to mx1.example.net');
     expect(describeGoal({ label: 'Carol has mail', mailbox: { address: 'carol@example.net' } })).toBe('Carol has mail');
+    expect(describeGoal({ dsn: { to: 'alice@example.com', action: 'failed', status: '5.1.1' } })).toBe('a bounce report (DSN) (failed, 5.1.1) reaches alice@example.com');
+    expect(describeGoal({ dsn: { to: 'alice@example.com', action: 'relayed', recipient: 'bob@example.net', envelopeId: 'QQ314159' } })).toBe(
+      'a delivery report (DSN) (relayed) about bob@example.net with Original-Envelope-Id QQ314159 reaches alice@example.com',
+    );
+    expect(describeGoal({ dsn: { to: 'alice@example.com', returned: 'full' } })).toBe('a bounce report (DSN) reaches alice@example.com, returning the whole message');
   });
 });
 

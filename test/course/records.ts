@@ -114,13 +114,21 @@ export class RecordBuilder {
     return this;
   }
 
-  dsn(address: string, recipient: string, action: string, status: string): this {
+  /** A DSN for `address` about `recipient`; `report` gives the per-message fields (Original-Envelope-Id, what came back). */
+  dsn(
+    address: string,
+    recipient: string,
+    action: string,
+    status: string,
+    report: { originalEnvelopeId?: string; returnedContent?: 'headers' | 'full' | 'none' } = {},
+  ): this {
     this.record.mailbox.push({
       at: this.now,
       address,
       subject: 'Undelivered Mail Returned to Sender',
       isDsn: true,
       dsn: [{ recipient: `rfc822;${recipient}`, action, status }],
+      ...report,
       raw: `Action: ${action}\r\nStatus: ${status}\r\n`,
     });
     return this;

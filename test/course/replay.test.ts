@@ -141,6 +141,54 @@ describe.skipIf(!hasLab)('a wrong action does not complete its step', () => {
     expect(evaluate(goal, lab.record, since).met, tail(lab)).toBe(false);
   }, 60_000);
 
+  it('dsn-requests: a report without the envelope id, or a send without any request, is not the success report asked for', async () => {
+    const { lesson, goal } = stepOf('dsn-requests', 'ask-success');
+    const plain = await typed(lesson, ['send --from alice@example.com --to bob@example.net']);
+    expect(evaluate({ delivered: { to: 'bob@example.net' } }, plain.lab.record, plain.since).met, tail(plain.lab)).toBe(true);
+    expect(evaluate(goal, plain.lab.record, plain.since).met).toBe(false);
+    const noEnvid = await typed(lesson, ['send --from alice@example.com --to bob@example.net --notify bob@example.net=SUCCESS']);
+    expect(evaluate({ dsn: { to: 'alice@example.com', action: 'relayed' } }, noEnvid.lab.record, noEnvid.since).met, tail(noEnvid.lab)).toBe(true);
+    expect(evaluate(goal, noEnvid.lab.record, noEnvid.since).met).toBe(false);
+  }, 60_000);
+
+  it('dsn-requests: without NOTIFY=NEVER the bounce arrives, and the silence step stays open', async () => {
+    const { lesson, goal } = stepOf('dsn-requests', 'never');
+    const { lab, since } = await typed(lesson, ['send --from alice@example.com --to nobody@strict.example', 'mailbox alice@example.com']);
+    expect(evaluate({ bounced: { to: 'nobody@strict.example', status: '5.1.1' } }, lab.record, since).met, tail(lab)).toBe(true);
+    expect(evaluate(goal, lab.record, since).met).toBe(false);
+    // Reading the mailbox before sending does not stand in for reading it afterwards.
+    const early = await typed(lesson, ['mailbox alice@example.com', 'send --from alice@example.com --to nobody@strict.example --notify nobody@strict.example=NEVER']);
+    expect(evaluate(goal, early.lab.record, early.since).met, tail(early.lab)).toBe(false);
+  }, 60_000);
+
+  it('dsn-requests: a bounce with the header only is not the whole message back', async () => {
+    const { lesson, goal } = stepOf('dsn-requests', 'ret-full');
+    const { lab, since } = await typed(lesson, ['send --from alice@example.com --to nobody@strict.example --ret HDRS', 'mailbox alice@example.com']);
+    expect(evaluate({ dsn: { to: 'alice@example.com', action: 'failed', returned: 'headers' } }, lab.record, since).met, tail(lab)).toBe(true);
+    expect(evaluate(goal, lab.record, since).met).toBe(false);
+  }, 60_000);
+
+  it('dsn-requests: a message typed without the DSN parameters brings no report', async () => {
+    const { lesson, goal } = stepOf('dsn-requests', 'by-hand');
+    const { lab, since } = await typed(lesson, [
+      'openssl s_client -starttls smtp -connect smtp.example.com:587 -crlf',
+      'EHLO client.example.com',
+      'AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHMzY3IzdA==',
+      'MAIL FROM:<alice@example.com>',
+      'RCPT TO:<bob@example.net>',
+      'DATA',
+      'Subject: No report asked',
+      '',
+      'Hello.',
+      '.',
+      'QUIT',
+      'mailbox alice@example.com',
+    ]);
+    expect(evaluate({ reply: { to: 'DATA-END', code: 250, host: 'smtp.example.com' } }, lab.record, since).met, tail(lab)).toBe(true);
+    expect(evaluate({ dsn: { to: 'alice@example.com' } }, lab.record, since).met).toBe(false);
+    expect(evaluate(goal, lab.record, since).met).toBe(false);
+  }, 60_000);
+
   it('capstone: a message with another subject does not count', async () => {
     const { lesson, goal } = stepOf('capstone', 'deliver');
     const { lab, since } = await typed(lesson, [

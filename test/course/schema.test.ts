@@ -70,14 +70,14 @@ describe('the course in lessons/', () => {
     expect(result.ok ? [] : result.errors).toEqual([]);
   });
 
-  it('has the twenty-one lessons in order, 3-6 steps each, and a sandbox without steps', () => {
+  it('has the twenty-two lessons in order, 3-6 steps each, and a sandbox without steps', () => {
     const result = validateCourse(files);
     if (!result.ok) throw new Error(result.errors.join('\n'));
     const { lessons, sandbox } = result.value;
     expect(lessons.map((l) => l.id)).toEqual([
       'big-picture', 'dns', 'connecting', 'ehlo', 'starttls', 'auth', 'envelope', 'data', 'rset-quit', 'reply-codes',
-      'relay', 'greylisting', 'unknown-user', 'rejected-at-data', 'spf-dmarc', 'dsn', 'tls-failures', 'all-mx-down', 'pipelining', 'smuggling',
-      'capstone',
+      'relay', 'greylisting', 'unknown-user', 'rejected-at-data', 'spf-dmarc', 'dsn', 'dsn-requests', 'tls-failures', 'all-mx-down', 'pipelining',
+      'smuggling', 'capstone',
     ]);
     for (const lesson of lessons) {
       expect(lesson.steps.length, lesson.id).toBeGreaterThanOrEqual(3);
@@ -124,6 +124,17 @@ describe('a broken lesson fails with the file, the field and what was expected',
       'lessons/07-envelope.json: steps[0].goal.ran.outcome: expected one of "pass", "fail", "softfail", "neutral", "none", "permerror", "temperror", got "sofftail"',
     ]);
     lesson.steps[0].goal = { ran: { command: 'spf', outcome: 'softfail' } };
+    expect(errorsOf(lesson)).toEqual([]);
+  });
+
+  it('a dsn goal: what a report returns and its envelope id', () => {
+    const lesson = goodLesson();
+    lesson.steps[0].goal = { dsn: { to: 'alice@example.com', action: 'relayed', returned: 'body', envelopeId: '' } };
+    expect(errorsOf(lesson)).toEqual([
+      'lessons/07-envelope.json: steps[0].goal.dsn.returned: expected one of "headers", "full", "none", got "body"',
+      'lessons/07-envelope.json: steps[0].goal.dsn.envelopeId: expected a non-empty string, got ""',
+    ]);
+    lesson.steps[0].goal = { dsn: { to: 'alice@example.com', action: 'relayed', returned: 'headers', envelopeId: 'QQ314159' } };
     expect(errorsOf(lesson)).toEqual([]);
   });
 

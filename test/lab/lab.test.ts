@@ -216,6 +216,51 @@ describe('the shell', () => {
     expect(dsn?.dsn?.[0]).toMatchObject({ recipient: 'nobody@strict.example', action: 'failed', status: '5.1.1' });
   });
 
+  it('send with DSN requests: shows them as MAIL and RCPT carry them; the success report says relayed and quotes the ENVID', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to bob@example.net --notify bob@example.net=SUCCESS,FAILURE --ret HDRS --envid QQ314159');
+    const sent = t.take();
+    expect(sent).toContain('   MAIL FROM:<alice@example.com> RET=HDRS ENVID=QQ314159');
+    expect(sent).toContain('   RCPT TO:<bob@example.net> NOTIFY=SUCCESS,FAILURE');
+    const report = t.lab.record.mailbox.find((m) => m.address === 'alice@example.com' && m.isDsn);
+    expect(report).toMatchObject({ originalEnvelopeId: 'QQ314159', returnedContent: 'headers', dsn: [{ recipient: 'bob@example.net', action: 'relayed', status: '2.0.0' }] });
+    await t.type('mailbox alice@example.com');
+    const shown = t.out.splice(0);
+    const text = shown.map((l) => l.text).join('\n');
+    expect(text).toMatch(/This is a success report \(a DSN, RFC 3464\)/);
+    expect(text).toMatch(/Original-Envelope-Id: QQ314159/);
+    expect(text).toMatch(/Diagnostic-Code: 250 /);
+    expect(text).toMatch(/returns the original header only \(Subject: Hello\), not the body/);
+    // Success is shown in the colour of a 2xx reply, not as a failure.
+    expect(shown.find((l) => /Action: relayed/.test(l.text))?.tone).toBe('positive');
+  });
+
+  it('send --notify NEVER: the message bounces and no report reaches the sender', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to nobody@strict.example --notify nobody@strict.example=NEVER');
+    expect(t.lab.record.deliveries.filter((d) => d.recipient === 'nobody@strict.example')).toMatchObject([{ outcome: 'bounced', status: '5.1.1' }]);
+    expect(t.lab.record.mailbox.filter((m) => m.address === 'alice@example.com')).toEqual([]);
+    await t.type('mailbox alice@example.com');
+    expect(t.take().at(-1)).toBe('No mail for alice@example.com (yet).');
+  });
+
+  it('send --ret FULL: the bounce returns the whole message, and mailbox shows its body', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to nobody@strict.example --subject "Quarterly figures" --ret FULL', 'mailbox alice@example.com');
+    const text = t.take().join('\n');
+    expect(text).toMatch(/This is a bounce \(a DSN, RFC 3464\)/);
+    expect(text).toMatch(/It returns the whole original message, body included:\n\s+\| Subject: Quarterly figures\n\s+\|\n\s+\| \S/);
+    expect(t.lab.record.mailbox.find((m) => m.isDsn)).toMatchObject({ returnedContent: 'full' });
+  });
+
+  it('send with a bad DSN request: the error names the option, and nothing is queued', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to bob@example.net --notify carol@example.net=SUCCESS');
+    expect(t.take()).toEqual(['--notify names "carol@example.net", which is not a recipient (to: bob@example.net).']);
+    expect(t.lab.world.deliveries()).toEqual([]);
+    expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'error', ok: false });
+  });
+
   it('reset empties the world', async () => {
     const t = open();
     await t.type('send --from alice@example.com --to bob@example.net');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseShellLine, tokenize, type ShellCommand } from '../../src/lab/shell';
 import { helpLines } from '../../src/lab/help';
+import { SEND_OPTIONS } from '../../src/lab/shell';
 
 function command(line: string): ShellCommand {
   const parsed = parseShellLine(line);
@@ -120,6 +121,37 @@ describe('send', () => {
 
   it('suggests the option a typo was close to', () => {
     expect(failure('send --form a@example.com --to b@example.net').suggestion).toBe('send --from a@example.com --to b@example.net');
+    expect(failure('send --from a@example.com --to b@example.net --notfy b@example.net=NEVER').suggestion).toBe(
+      'send --from a@example.com --to b@example.net --notify b@example.net=NEVER',
+    );
+  });
+
+  it('takes DSN requests (RFC 3461) as npm run sim -- send does: --notify, --ret, --envid', () => {
+    expect(
+      command('send --from alice@example.com --to bob@example.net --to nobody@strict.example --notify bob@example.net=success,failure --notify <nobody@strict.example>=NEVER --ret hdrs --envid QQ314159'),
+    ).toEqual({
+      name: 'send',
+      from: 'alice@example.com',
+      to: ['bob@example.net', 'nobody@strict.example'],
+      pace: { mode: 'play', speed: 4 },
+      dsn: { notify: { 'bob@example.net': ['SUCCESS', 'FAILURE'], 'nobody@strict.example': 'NEVER' }, ret: 'HDRS', envid: 'QQ314159' },
+    });
+    expect(command('send --from a@example.com --to B@Example.net --notify=b@example.net=DELAY --envid="two words"')).toMatchObject({
+      dsn: { notify: { 'b@example.net': ['DELAY'] }, envid: 'two words' },
+    });
+  });
+
+  it('refuses bad DSN requests with the option and the rule in the error', () => {
+    const base = 'send --from a@example.com --to b@example.net';
+    expect(failure(`${base} --notify b@example.net=SOMETIMES`).error).toMatch(/^--notify b@example\.net=SOMETIMES: .*SUCCESS, FAILURE, DELAY.*RFC 3461 §4\.1/);
+    expect(failure(`${base} --notify b@example.net=NEVER,FAILURE`).error).toMatch(/NEVER stands alone/);
+    expect(failure(`${base} --notify b@example.net`).error).toMatch(/^--notify b@example\.net: write the address, "=", then NEVER/);
+    expect(failure(`${base} --notify carol@example.net=NEVER`).error).toBe('--notify names "carol@example.net", which is not a recipient (to: b@example.net).');
+    expect(failure(`${base} --notify b@example.net=SUCCESS --notify B@example.net=FAILURE`).error).toMatch(/names B@example\.net twice/);
+    expect(failure(`${base} --ret ALL`).error).toBe('--ret ALL: FULL (the whole message in a bounce) or HDRS (its header only).');
+    expect(failure(`${base} --envid`).error).toMatch(/^--envid needs a value/);
+    expect(failure(`${base} --envid "caf\u00e9"`).error).toMatch(/printable ASCII/);
+    expect(failure(`${base} --envid ${'x'.repeat(101)}`).error).toMatch(/too long/);
   });
 });
 
@@ -191,6 +223,15 @@ describe('help', () => {
     expect(helpLines('keys').join('\n')).toMatch(/Ctrl-C/);
     expect(helpLines('ehlo').join('\n')).toMatch(/MAIL FROM:</);
     expect(helpLines('dgi')[0]).toMatch(/Did you mean: help dig/);
+  });
+
+  it('help send names every option send takes, DSN requests included, in lines of at most 80 columns', () => {
+    const lines = helpLines('send');
+    const text = lines.join('\n');
+    for (const option of SEND_OPTIONS) expect(text).toContain(option);
+    expect(text).toMatch(/NEVER for no report at all/);
+    // The usage line may wrap in the terminal; the explanation lines are laid out for 80 columns.
+    for (const line of lines.filter((l) => !l.startsWith('  usage:'))) expect(line.length, line).toBeLessThanOrEqual(80);
   });
 });
 

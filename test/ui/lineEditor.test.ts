@@ -177,6 +177,13 @@ describe('line editor: completion', () => {
     expect(more.state.buffer).toBe('send --subject ');
   });
 
+  it('completes the DSN request options of send (RFC 3461)', () => {
+    const notify = press(createEditor('$ '), [...typed('send --to bob@example.net --no'), '\t'], { complete: completeShell });
+    expect(notify.state.buffer).toBe('send --to bob@example.net --notify ');
+    const envid = press(createEditor('$ '), [...typed('send --en'), '\t'], { complete: completeShell });
+    expect(envid.state.buffer).toBe('send --envid ');
+  });
+
   it('completes SMTP verbs in a session, MAIL to its FROM:< opening', () => {
     const mail = press(createEditor('smtp> '), [...typed('ma'), '\t'], { complete: completeSmtp });
     expect(mail.state.buffer).toBe('MAIL FROM:<');

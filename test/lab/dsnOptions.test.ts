@@ -1,0 +1,76 @@
+// The DSN options shared by the lab's `send` and `npm run sim -- send`: what they accept, what
+// they refuse, and the MAIL/RCPT lines they stand for (checked against the server's own parser).
+import { describe, expect, it } from 'vitest';
+import { dsnWireParameters, finishDsnOptions, noDsnOptions, readDsnOption } from '../../src/lab/dsnOptions';
+import { parseMailParams, parseRcptParams } from '../../src/protocol/params';
+
+function read(...pairs: Array<[Parameters<typeof readDsnOption>[1], string]>) {
+  const values = noDsnOptions();
+  const errors = pairs.map(([option, value]) => readDsnOption(values, option, value)).filter((e) => e !== undefined);
+  return { values, errors };
+}
+
+describe('reading the options', () => {
+  it('no option at all asks for nothing, so send gives the world no dsn', () => {
+    expect(finishDsnOptions(noDsnOptions(), ['bob@example.net'])).toEqual({ ok: true });
+  });
+
+  it('--notify keeps the conditions in upper case, once each; NEVER stands alone', () => {
+    const { values, errors } = read(['--notify', 'bob@example.net=delay,Success,DELAY'], ['--notify', 'nobody@strict.example=never']);
+    expect(errors).toEqual([]);
+    expect(finishDsnOptions(values, ['bob@example.net', 'nobody@strict.example'])).toEqual({
+      ok: true,
+      dsn: { notify: { 'bob@example.net': ['DELAY', 'SUCCESS'], 'nobody@strict.example': 'NEVER' } },
+    });
+    expect(read(['--notify', 'bob@example.net=NEVER,DELAY']).errors[0]).toMatch(/NEVER stands alone/);
+    expect(read(['--notify', 'bob@example.net=']).errors[0]).toMatch(/one or more of SUCCESS, FAILURE, DELAY/);
+    expect(read(['--notify', 'bob@example.net=SUCCESS,,FAILURE']).errors[0]).toMatch(/one or more of SUCCESS, FAILURE, DELAY/);
+    expect(read(['--notify', 'bob=SUCCESS']).errors[0]).toBe('--notify bob=SUCCESS: "bob" is not an address like bob@example.net');
+  });
+
+  it('an address with "=" in its local part: the last "=" splits', () => {
+    const { values, errors } = read(['--notify', 'a=b@example.net=FAILURE']);
+    expect(errors).toEqual([]);
+    expect(values.notify).toEqual({ 'a=b@example.net': ['FAILURE'] });
+  });
+
+  it('--notify for an address that is not a recipient is refused once all options are read', () => {
+    const { values } = read(['--notify', 'carol@example.net=NEVER']);
+    expect(finishDsnOptions(values, ['bob@example.net'])).toEqual({ ok: false, error: '--notify names "carol@example.net", which is not a recipient (to: bob@example.net)' });
+    // Recipients compare without regard to case, as the world does.
+    expect(finishDsnOptions(values, ['Carol@Example.net']).ok).toBe(true);
+  });
+
+  it('--ret and --envid', () => {
+    const { values, errors } = read(['--ret', 'full'], ['--envid', 'QQ 314159']);
+    expect(errors).toEqual([]);
+    expect(finishDsnOptions(values, ['bob@example.net'])).toEqual({ ok: true, dsn: { ret: 'FULL', envid: 'QQ 314159' } });
+    expect(read(['--ret', 'BODY']).errors).toEqual(['--ret BODY: FULL (the whole message in a bounce) or HDRS (its header only)']);
+    expect(read(['--envid', 'tab\there']).errors[0]).toMatch(/printable ASCII/);
+    // 100 characters fit; 34 spaces take 102 on the wire (+20 each), so they do not.
+    expect(read(['--envid', 'x'.repeat(100)]).errors).toEqual([]);
+    expect(read(['--envid', ' '.repeat(34)]).errors[0]).toMatch(/too long/);
+  });
+});
+
+describe('the MAIL and RCPT lines they stand for', () => {
+  it('RET and ENVID (in xtext) on MAIL, NOTIFY on each RCPT that has one; the server parser reads them back', () => {
+    const { values } = read(['--ret', 'HDRS'], ['--envid', 'QQ 3+1=4'], ['--notify', 'bob@example.net=SUCCESS,FAILURE'], ['--notify', 'nobody@strict.example=NEVER']);
+    const to = ['bob@example.net', 'carol@example.net', 'nobody@strict.example'];
+    const finished = finishDsnOptions(values, to);
+    if (!finished.ok) throw new Error(finished.error);
+    const wire = dsnWireParameters('alice@example.com', to, finished.dsn);
+    expect(wire).toEqual({
+      mail: 'MAIL FROM:<alice@example.com> RET=HDRS ENVID=QQ+203+2B1+3D4',
+      rcpt: ['RCPT TO:<bob@example.net> NOTIFY=SUCCESS,FAILURE', 'RCPT TO:<carol@example.net>', 'RCPT TO:<nobody@strict.example> NOTIFY=NEVER'],
+    });
+    const mail = parseMailParams(wire.mail.replace('MAIL FROM:<alice@example.com> ', ''));
+    expect(mail.ok && { ret: mail.params.ret, envid: mail.params.envid }).toEqual({ ret: 'HDRS', envid: 'QQ 3+1=4' });
+    const rcpt = parseRcptParams(wire.rcpt[0]!.replace('RCPT TO:<bob@example.net> ', ''));
+    expect(rcpt.ok && rcpt.params.notify).toEqual(['SUCCESS', 'FAILURE']);
+  });
+
+  it('without requests the lines are plain', () => {
+    expect(dsnWireParameters('alice@example.com', ['bob@example.net'], undefined)).toEqual({ mail: 'MAIL FROM:<alice@example.com>', rcpt: ['RCPT TO:<bob@example.net>'] });
+  });
+});
