@@ -7,7 +7,9 @@
  *   It emits `{type:'send', text}` (wire text with CRLFs; a PIPELINING batch or the whole
  *   dot-stuffed message at once), `{type:'starttls'}` when the transport must run the TLS
  *   handshake, and `{type:'close', reason}` when it hangs up. The transport feeds back
- *   `{type:'reply', reply}`, `{type:'tls.established', report}` / `{type:'tls.failed'}` and
+ *   `{type:'reply', reply}` per reply, or `{type:'replies', replies}` for the replies that came
+ *   back together (the answers to one write, in wire order: one transition reads them all, as
+ *   if each had come alone), `{type:'tls.established', report}` / `{type:'tls.failed'}` and
  *   `{type:'closed'}`. The final state's output (`ClientReport`) has the per-recipient results.
  *
  *     banner -> EHLO (HELO on 5xx) -> STARTTLS when offered -> EHLO -> AUTH PLAIN (when given
@@ -22,7 +24,7 @@
  * Delays (reply timeouts of RFC 5321 §4.5.3.2) are XState `after` delays, so a virtual clock
  * passed to `createActor(clientMachine, { clock })` runs them in virtual time.
  */
-import { and, assign, emit, setup } from 'xstate';
+import { assign, emit, enqueueActions, setup } from 'xstate';
 import type { Reply } from '../protocol/reply';
 import { Replies } from '../protocol/replies';
 import { Timeouts } from '../protocol/limits';
@@ -121,6 +123,11 @@ export interface ClientInput {
 
 export type ClientEvent =
   | { type: 'reply'; reply: Reply }
+  /**
+   * The replies that came back together (the answers to one write, e.g. a PIPELINING group),
+   * in wire order: read in one transition exactly as one `reply` event each would be.
+   */
+  | { type: 'replies'; replies: readonly Reply[] }
   | { type: 'tls.established'; report?: TlsOutcome }
   | { type: 'tls.failed'; reason: string }
   | { type: 'closed'; reason?: string }
@@ -343,6 +350,396 @@ export function freshShadow(): ShadowState {
   };
 }
 
+// ─── Reading replies ──────────────────────────────────────────────────────────────────────
+
+/** The states of the driving side that wait for a reply. */
+type ReadingState = 'greeting' | 'ehlo' | 'helo' | 'starttls' | 'auth' | 'mailFrom' | 'rcptTo' | 'data' | 'message' | 'reset' | 'draining' | 'quit';
+
+/** Where reading a reply can lead: a state that waits for the next one, the handshake, or the end. */
+type Landing = ReadingState | 'tlsHandshake' | 'done';
+
+const LANDINGS: readonly Landing[] = [
+  'greeting',
+  'ehlo',
+  'helo',
+  'starttls',
+  'tlsHandshake',
+  'auth',
+  'mailFrom',
+  'rcptTo',
+  'data',
+  'message',
+  'reset',
+  'draining',
+  'quit',
+  'done',
+];
+
+/** One reply read: the state it leads to and the context it leaves. */
+interface Reading {
+  to: Landing;
+  context: ClientContext;
+}
+
+function sendText(out: ClientEmitted[], text: string): void {
+  out.push({ type: 'send', text });
+}
+
+/** MAIL FROM, or with PIPELINING the whole envelope and DATA in one write (RFC 2920 §3.1). */
+function transactionText(context: ClientContext): string {
+  const message = currentMessage(context);
+  return context.pipelining ? `${mailCommand(message)}${message.recipients.map(rcptCommand).join('')}DATA${CRLF}` : mailCommand(message);
+}
+
+/** Without PIPELINING: the RCPT for the recipient whose reply comes next. */
+function nextRcptText(context: ClientContext): string {
+  return rcptCommand(currentMessage(context).recipients[context.transaction.rcptIndex]!);
+}
+
+/** The message, dot-stuffed; after a pipelined 354 with no accepted recipient only "." (RFC 2920 §3.1). */
+function messageText(context: ClientContext): string {
+  return context.transaction.accepted > 0 ? dotStuff(currentMessage(context).content) : `.${CRLF}`;
+}
+
+function authText(context: ClientContext): string {
+  const { username, password } = context.settings.credentials!;
+  return `AUTH PLAIN ${encodePlain(username, password)}${CRLF}`;
+}
+
+/**
+ * Go to `to`, writing what going there writes: the command whose reply that state waits for
+ * (every state that waits for a reply was entered by writing its command).
+ */
+function enter(to: Landing, context: ClientContext, out: ClientEmitted[]): Reading {
+  switch (to) {
+    case 'ehlo':
+      sendText(out, `EHLO ${context.settings.clientName}${CRLF}`);
+      break;
+    case 'helo':
+      sendText(out, `HELO ${context.settings.clientName}${CRLF}`);
+      break;
+    case 'starttls':
+      sendText(out, `STARTTLS${CRLF}`);
+      break;
+    case 'tlsHandshake':
+      out.push({ type: 'starttls' });
+      break;
+    case 'auth':
+      sendText(out, authText(context));
+      break;
+    case 'mailFrom':
+      sendText(out, transactionText(context));
+      break;
+    case 'message':
+      sendText(out, messageText(context));
+      break;
+    case 'reset':
+      sendText(out, `RSET${CRLF}`);
+      break;
+    case 'quit':
+      sendText(out, `QUIT${CRLF}`);
+      break;
+    default:
+      break;
+  }
+  return { to, context };
+}
+
+/** The session ends early on `reply`: everything undecided gets it. */
+function settledBy(context: ClientContext, reply: Reply): ClientContext {
+  return { ...context, ...settleRemaining(context, reply, 'session') };
+}
+
+/** RFC 5321 §3.8: a 421 closes the channel, whatever command it answers. */
+function closedByServer(context: ClientContext, reply: Reply): Reading {
+  return { to: 'done', context: { ...settledBy(context, reply), endedBy: 'server' } };
+}
+
+/** The policy refused to send: every recipient waits for another attempt (4.7.5 like Postfix). */
+function deferredForTls(context: ClientContext): ClientContext {
+  return settledBy(context, { ...Replies.tlsNotAvailable(), lines: [`TLS required: ${context.tlsFailure ?? 'not available'}`] });
+}
+
+function wantsAuth(context: ClientContext): boolean {
+  return context.settings.credentials !== undefined && !context.authenticated && authMechanisms(context).includes('PLAIN');
+}
+
+/** A message waits whose transaction has not started: the current one is finished. */
+function moreMessages(context: ClientContext): boolean {
+  return context.transaction.index < context.settings.messages.length;
+}
+
+/** Another message waits for this connection after the current one. */
+function laterMessages(context: ClientContext): boolean {
+  return context.transaction.index + 1 < context.settings.messages.length;
+}
+
+/** The first transaction starts: say whether transactions are pipelined. */
+function beginTransactions(context: ClientContext, out: ClientEmitted[]): Reading {
+  return enter('mailFrom', { ...context, pipelined: context.pipelining }, out);
+}
+
+/** With TLS settled (or not wanted): AUTH when due, then the first transaction, or QUIT. */
+function afterTls(context: ClientContext, out: ClientEmitted[]): Reading {
+  if (wantsAuth(context)) return enter('auth', context, out);
+  if (moreMessages(context)) return beginTransactions(context, out);
+  return enter('quit', context, out);
+}
+
+/** EHLO or HELO accepted: STARTTLS when offered and wanted; a strict policy without it gives up. */
+function greeted(context: ClientContext, out: ClientEmitted[]): Reading {
+  if (context.settings.policy !== 'none' && context.tls === 'none' && offers(context.extensions, 'STARTTLS')) return enter('starttls', context, out);
+  if (context.settings.policy === 'enforce' && context.tls !== 'established') {
+    return enter('quit', deferredForTls({ ...context, tlsFailure: 'the server does not offer STARTTLS, and the policy requires TLS' }), out);
+  }
+  return afterTls(context, out);
+}
+
+/** MAIL refused: every recipient of this message shares its fate; a batch leaves replies to read. */
+function mailRefused(context: ClientContext, reply: Reply): ClientContext {
+  const status = statusOf(reply);
+  const message = currentMessage(context);
+  const result: MessageResult = {
+    from: message.from,
+    recipients: message.recipients.map((address) => ({ address, status, reply, stage: 'mail' as const })),
+    mailReply: reply,
+  };
+  return {
+    ...context,
+    finished: { latest: result, earlier: context.finished },
+    transaction: transactionFor(context.transaction.index + 1),
+    drain: context.pipelining ? message.recipients.length + 1 : 0,
+  };
+}
+
+/** The RCPT reply for the next recipient in order. */
+function rcptAnswered(context: ClientContext, reply: Reply): ClientContext {
+  const status = statusOf(reply);
+  const { transaction } = context;
+  const address = currentMessage(context).recipients[transaction.rcptIndex]!;
+  return {
+    ...context,
+    transaction: {
+      ...transaction,
+      answered: { latest: { address, status, reply, stage: 'rcpt' as const }, earlier: transaction.answered },
+      rcptIndex: transaction.rcptIndex + 1,
+      accepted: status === 'accepted' ? transaction.accepted + 1 : transaction.accepted,
+    },
+  };
+}
+
+/** No recipient accepted: the message is decided without DATA. */
+function finishedWithoutData(context: ClientContext): ClientContext {
+  return {
+    ...context,
+    finished: { latest: resultSoFar(currentMessage(context), context.transaction), earlier: context.finished },
+    transaction: transactionFor(context.transaction.index + 1),
+  };
+}
+
+/** The reply to the end of data (or a refused DATA): it decides for every recipient accepted at RCPT. */
+function finishedWithDataReply(context: ClientContext, reply: Reply): ClientContext {
+  const status: RecipientStatus = positive(reply) ? 'delivered' : statusOf(reply);
+  const soFar = resultSoFar(currentMessage(context), context.transaction);
+  const result: MessageResult = {
+    ...soFar,
+    recipients: soFar.recipients.map((r) => (r.status === 'accepted' ? { address: r.address, status, reply, stage: 'data' as const } : r)),
+    dataReply: reply,
+  };
+  return { ...context, finished: { latest: result, earlier: context.finished }, transaction: transactionFor(context.transaction.index + 1) };
+}
+
+/**
+ * What one reply does in the state `from` that waits for it: the state it leads to, the context
+ * it leaves, and what the client writes in answer (appended to `out`, in wire order). Every
+ * decision reads the reply and the context as they are before it, so a reply goes straight to the
+ * state that waits for the next one, with no pass-through state between.
+ */
+function readReply(from: ReadingState, context: ClientContext, reply: Reply, out: ClientEmitted[]): Reading {
+  const ok = positive(reply);
+  const closing = reply.code === 421;
+  switch (from) {
+    // RFC 5321 §3.1: the server's 220. A 421 banner: the server closes at once. A 554 banner: QUIT.
+    case 'greeting': {
+      const withBanner: ClientContext = { ...context, banner: reply };
+      if (ok) return enter('ehlo', withBanner, out);
+      if (closing) return closedByServer(withBanner, reply);
+      return enter('quit', settledBy(withBanner, reply), out);
+    }
+    // A 5xx to EHLO means an RFC 821 server: fall back to HELO (RFC 5321 §3.2).
+    case 'ehlo': {
+      if (ok) {
+        const extensions = extensionsFromEhlo(reply);
+        return greeted({ ...context, esmtp: true, extensions, pipelining: context.settings.usePipelining && offers(extensions, 'PIPELINING') }, out);
+      }
+      if (closing) return closedByServer(context, reply);
+      if (reply.code >= 500) return enter('helo', context, out);
+      return enter('quit', settledBy(context, reply), out);
+    }
+    case 'helo':
+      if (ok) return greeted({ ...context, esmtp: false, extensions: [], pipelining: false }, out);
+      if (closing) return closedByServer(context, reply);
+      return enter('quit', settledBy(context, reply), out);
+    // RFC 3207 §4: after a refusal the session goes on in plaintext, unless policy forbids it.
+    case 'starttls': {
+      if (ok) return enter('tlsHandshake', context, out);
+      if (closing) return closedByServer(context, reply);
+      const { policy } = context.settings;
+      const refused: ClientContext = {
+        ...context,
+        tls: 'refused',
+        downgraded: policy === 'opportunistic',
+        ...(policy === 'enforce' ? { tlsFailure: `STARTTLS refused: ${formatShort(reply)}` } : {}),
+      };
+      if (policy === 'enforce') return enter('quit', deferredForTls(refused), out);
+      return afterTls(refused, out);
+    }
+    case 'auth':
+      if (ok && moreMessages(context)) return beginTransactions({ ...context, authenticated: true }, out);
+      if (ok) return enter('quit', { ...context, authenticated: true }, out);
+      if (closing) return closedByServer(context, reply);
+      return enter('quit', settledBy(context, reply), out);
+    // MAIL was written (with PIPELINING, the RCPTs and DATA too); its reply comes first.
+    case 'mailFrom': {
+      if (ok) {
+        const withMail: ClientContext = { ...context, transaction: { ...context.transaction, mailReply: reply } };
+        if (!context.pipelining) sendText(out, nextRcptText(withMail));
+        return { to: 'rcptTo', context: withMail };
+      }
+      if (closing) return closedByServer(context, reply);
+      // MAIL refused: the batch's RCPT and DATA replies still come and are ignored; without a
+      // batch the next message starts at once (no transaction began, so no RSET is due).
+      if (context.pipelining) return { to: 'draining', context: mailRefused(context, reply) };
+      if (laterMessages(context)) return enter('mailFrom', mailRefused(context, reply), out);
+      return enter('quit', mailRefused(context, reply), out);
+    }
+    // One RCPT reply per recipient, in order (RFC 5321 §3.3; RFC 2920 §3.1 when batched).
+    case 'rcptTo': {
+      const answered = rcptAnswered(context, reply);
+      if (closing) return closedByServer(answered, reply);
+      if (context.transaction.rcptIndex + 1 < currentMessage(context).recipients.length) {
+        if (!context.pipelining) sendText(out, nextRcptText(answered));
+        return { to: 'rcptTo', context: answered };
+      }
+      // Batched, DATA went with the RCPTs: its reply comes next whatever they got.
+      if (context.pipelining) return { to: 'data', context: answered };
+      if (context.transaction.accepted > 0 || ok) {
+        sendText(out, `DATA${CRLF}`);
+        return { to: 'data', context: answered };
+      }
+      // RFC 5321 §3.3: no recipient accepted, so no DATA: end the transaction with RSET.
+      return enter('reset', finishedWithoutData(answered), out);
+    }
+    case 'data':
+      if (closing) return closedByServer(context, reply);
+      if (reply.code === 354) return enter('message', context, out);
+      // DATA refused: the accepted recipients share the refusal (or, batched with none accepted,
+      // it was expected). The server may still hold the sender: before another transaction on
+      // this connection, RSET clears it (RFC 5321 §4.1.1.5), or the next MAIL is "nested".
+      if (laterMessages(context)) return enter('reset', finishedWithDataReply(context, reply), out);
+      return enter('quit', finishedWithDataReply(context, reply), out);
+    // The reply to "." decides the message (RFC 5321 §4.1.1.4).
+    case 'message': {
+      const finished = finishedWithDataReply(context, reply);
+      if (closing) return closedByServer(finished, reply);
+      if (laterMessages(context)) return enter('mailFrom', finished, out);
+      return enter('quit', finished, out);
+    }
+    case 'reset':
+      if (closing) return closedByServer(context, reply);
+      if (moreMessages(context)) return enter('mailFrom', context, out);
+      return enter('quit', context, out);
+    // The replies to a pipelined batch whose MAIL was refused: read and ignore them, then go on.
+    case 'draining': {
+      if (closing) return closedByServer(context, reply);
+      const drained: ClientContext = { ...context, drain: Math.max(0, context.drain - 1) };
+      if (context.drain > 1) return { to: 'draining', context: drained };
+      if (moreMessages(context)) return enter('mailFrom', drained, out);
+      return enter('quit', drained, out);
+    }
+    case 'quit':
+      out.push({ type: 'close', reason: 'quit' });
+      return { to: 'done', context: { ...context, endedBy: 'quit' } };
+  }
+}
+
+/**
+ * Where a fold of replies stops, so that what follows waits: after a 354 the message must be
+ * written before the reply to its end is read (RFC 5321 §4.1.1.4); after the 220 to STARTTLS
+ * the handshake comes first, and nothing sent before it counts (RFC 3207 §4.2); a closed
+ * session reads nothing more.
+ */
+function stopsTheFold(to: Landing): boolean {
+  return to === 'message' || to === 'tlsHandshake' || to === 'done';
+}
+
+/** What one `reply` or `replies` event leads to, as the transition it takes applies it. */
+interface Ruling extends Reading {
+  /** What the client writes, in wire order: every answer of every reply read. */
+  emits: readonly ClientEmitted[];
+  /** Replies after the one the fold stopped at: they go in again, in order, after it. */
+  unread: readonly Reply[];
+}
+
+const NO_REPLIES: readonly Reply[] = [];
+
+/**
+ * The replies that answer one write, read in one transition. RFC 2920 §3.1 lets a client send
+ * a group of commands without waiting, and the server's replies come back together and in the
+ * order of the commands: each is read in the state and the context the one before it left,
+ * exactly as if it had come alone, and the writes they call for keep their order. The fold
+ * stops where the rest must wait (`stopsTheFold`); those replies are the ruling's `unread`.
+ */
+function foldReplies(from: ReadingState, context: ClientContext, replies: readonly Reply[]): Ruling | undefined {
+  if (replies.length === 0) return undefined;
+  const emits: ClientEmitted[] = [];
+  let reading: Reading = { to: from, context };
+  for (let index = 0; index < replies.length; index++) {
+    reading = readReply(reading.to as ReadingState, reading.context, replies[index]!, emits);
+    if (index + 1 < replies.length && stopsTheFold(reading.to)) return { ...reading, emits, unread: replies.slice(index + 1) };
+  }
+  return { ...reading, emits, unread: NO_REPLIES };
+}
+
+function repliesOf(event: ClientEvent): readonly Reply[] {
+  if (event.type === 'reply') return [event.reply];
+  if (event.type === 'replies') return event.replies;
+  return NO_REPLIES;
+}
+
+/**
+ * The ruling for one event, made once. The state a reply leads to depends on the reply, and an
+ * XState transition's target is fixed, so each reading state offers one guarded transition per
+ * landing and the guards ask which one the ruling names; the last ruling made is kept here with
+ * the state, context and event it was made from, and the chosen transition's `applyRuling`
+ * takes it. Reading is pure, so a ruling made again (xstate/graph walks old snapshots) is the
+ * same ruling.
+ */
+let lastRuling: { from: ReadingState; context: ClientContext; event: ClientEvent; ruling: Ruling | undefined } | undefined;
+
+function rulingFor(context: ClientContext, event: ClientEvent, from: ReadingState): Ruling | undefined {
+  if (lastRuling !== undefined && lastRuling.context === context && lastRuling.event === event && lastRuling.from === from) return lastRuling.ruling;
+  const made = foldReplies(from, context, repliesOf(event));
+  lastRuling = { from, context, event, ruling: made };
+  return made;
+}
+
+/**
+ * The transitions that read replies in `from`: one per landing, the likely ones first (guards
+ * are tried in order). Every one enters its target afresh, even the state it leaves, so the
+ * reply the session waits for next has its own timeout (RFC 5321 §4.5.3.2).
+ */
+function readingTransitions(from: ReadingState, likely: readonly Landing[]) {
+  const landings = from === 'quit' ? (['done'] as const) : [...likely, ...LANDINGS.filter((to) => !likely.includes(to))];
+  const transitions = landings.map((to) => ({
+    guard: { type: 'readsTo' as const, params: { from, to } },
+    target: `#client.${to}` as const,
+    reenter: true,
+    actions: { type: 'applyRuling' as const, params: { from } },
+  }));
+  return { reply: transitions, replies: transitions };
+}
+
 // ─── The machine ──────────────────────────────────────────────────────────────────────────
 
 /** The reply-waiting states of the driving side (used for timeouts and the state view). */
@@ -366,23 +763,19 @@ export const DRIVING_STATES = [
 type Ctx = { context: ClientContext };
 type CtxEvent = { context: ClientContext; event: ClientEvent };
 
-function replyOf(event: ClientEvent): Reply {
-  if (event.type !== 'reply') throw new Error(`expected a reply event, got ${event.type}`);
-  return event.reply;
-}
-
 /*
- * What one transaction costs. Every reply is one transition, and it goes straight to the state
- * that waits for the next reply: its guards read the reply itself rather than hopping through a
- * transient state after an `assign` (each hop is one more XState microstep). The commands that
- * follow are written by the transition that decides them. A pipelined transaction with n
- * recipients is n + 3 microsteps: MAIL, each RCPT, DATA's 354, the end of data.
+ * What one transaction costs. The replies that answer one write come as one `replies` event
+ * (or one `reply` each, from a transport that reads them one by one), and one transition reads
+ * them all and goes straight to the state that waits for the next reply, writing on the way
+ * whatever they call for (see `foldReplies`). A pipelined transaction is two transitions
+ * whatever its number of recipients: the MAIL, RCPT and DATA replies, which come back
+ * together, and the reply to the end of data. Without PIPELINING every command is written
+ * alone, so every reply is one transition.
  *
- * Each of those n + 3 waits arms its own timer, because RFC 5321 §4.5.3.2 times each command's
- * reply on its own (MAIL 5 min, RCPT 5 min each, DATA initiation 2 min, data termination 10
- * min), and a pipelined batch's replies each restart the wait for the next. One timer for a
- * whole batch would let a slow server take n + 3 times 5 minutes over it, or cut it short, so
- * there is no timer to save here without changing when the client gives up.
+ * Each transition arms the timer of the reply the session waits for next, because RFC 5321
+ * §4.5.3.2 times each command's reply on its own (MAIL 5 min, RCPT 5 min each, DATA initiation
+ * 2 min, data termination 10 min): replies that arrive together end their waits together, and
+ * one that arrives alone restarts the wait for the next.
  */
 export const clientMachine = setup({
   types: {
@@ -394,50 +787,26 @@ export const clientMachine = setup({
   },
   guards: {
     shadowing: ({ context }: Ctx) => context.settings.mode === 'shadowing',
-    positive: ({ event }: CtxEvent) => positive(replyOf(event)),
-    permanent: ({ event }: CtxEvent) => replyOf(event).code >= 500,
-    is354: ({ event }: CtxEvent) => replyOf(event).code === 354,
-    /** RFC 5321 §3.8: 421 means the server is closing the channel, whatever it answers. */
-    closing: ({ event }: CtxEvent) => event.type === 'reply' && event.reply.code === 421,
-    enforceTls: ({ context }: Ctx) => context.settings.policy === 'enforce',
-    wantStartTls: ({ context }: Ctx) => context.settings.policy !== 'none' && context.tls === 'none' && offers(context.extensions, 'STARTTLS'),
-    /** Policy `enforce` and no TLS now: refuse to go on. */
-    tlsMissing: ({ context }: Ctx) => context.settings.policy === 'enforce' && context.tls !== 'established',
+    /** The ruling for this event (made once, see `rulingFor`) leads to `to`. */
+    readsTo: ({ context, event }: CtxEvent, params: { from: ReadingState; to: Landing }) => rulingFor(context, event, params.from)?.to === params.to,
     /** RFC 7672 §2.2 / RFC 8461 §4.2: a certificate that does not verify is no TLS at all to a strict sender. */
     untrustedUnderEnforce: ({ context, event }: CtxEvent) =>
       context.settings.policy === 'enforce' && event.type === 'tls.established' && event.report?.authorized === false,
-    wantAuth: ({ context }: Ctx) => context.settings.credentials !== undefined && !context.authenticated && authMechanisms(context).includes('PLAIN'),
-    /** The transaction went as one PIPELINING batch: the RCPTs and DATA were written with MAIL. */
-    batched: ({ context }: Ctx) => context.pipelining,
-    /** Another recipient follows the one this RCPT reply answers. */
-    recipientsAfterThis: ({ context }: Ctx) => context.transaction.rcptIndex + 1 < currentMessage(context).recipients.length,
-    /** This RCPT reply or an earlier one accepted a recipient, so DATA may follow (RFC 5321 §3.3). */
-    acceptedSoFar: ({ context, event }: CtxEvent) => context.transaction.accepted > 0 || positive(replyOf(event)),
-    /** More replies of the refused batch follow this one. */
-    drainingMore: ({ context }: Ctx) => context.drain > 1,
-    /** A message waits whose transaction has not started: the current one is finished. */
-    moreMessages: ({ context }: Ctx) => context.transaction.index < context.settings.messages.length,
-    /** Another message waits for this connection after the current one. */
-    laterMessages: ({ context }: Ctx) => context.transaction.index + 1 < context.settings.messages.length,
   },
   actions: {
-    sendEhlo: emit(({ context }: Ctx) => ({ type: 'send' as const, text: `EHLO ${context.settings.clientName}${CRLF}` })),
-    sendHelo: emit(({ context }: Ctx) => ({ type: 'send' as const, text: `HELO ${context.settings.clientName}${CRLF}` })),
-    sendStartTls: emit({ type: 'send' as const, text: `STARTTLS${CRLF}` }),
-    requestHandshake: emit({ type: 'starttls' as const }),
-    sendAuth: emit(({ context }: Ctx) => ({
-      type: 'send' as const,
-      text: `AUTH PLAIN ${encodePlain(context.settings.credentials!.username, context.settings.credentials!.password)}${CRLF}`,
-    })),
-    sendQuit: emit({ type: 'send' as const, text: `QUIT${CRLF}` }),
-    sendRset: emit({ type: 'send' as const, text: `RSET${CRLF}` }),
-    hangUp: emit((_: Ctx, params: { reason: string }) => ({ type: 'close' as const, reason: params.reason })),
-    recordBanner: assign({ banner: ({ event }: CtxEvent) => replyOf(event) }),
-    recordEhlo: assign(({ context, event }: CtxEvent) => {
-      const extensions = extensionsFromEhlo(replyOf(event));
-      return { esmtp: true, extensions, pipelining: context.settings.usePipelining && offers(extensions, 'PIPELINING') };
+    /** Apply the ruling the guards made: take its context, write its answers, and send its unread replies in again behind it. */
+    applyRuling: enqueueActions(({ context, event, enqueue }, params: { from: ReadingState }) => {
+      const made = rulingFor(context, event, params.from)!;
+      // Taken: the slot no longer needs to hold on to this session's context.
+      lastRuling = undefined;
+      enqueue.assign(() => made.context);
+      for (const emitted of made.emits) enqueue.emit(emitted);
+      // A closed session reads nothing more.
+      if (made.unread.length > 0 && made.to !== 'done') enqueue.raise({ type: 'replies', replies: made.unread });
     }),
-    recordHelo: assign({ esmtp: false, extensions: [] as string[], pipelining: false }),
+    sendEhlo: emit(({ context }: Ctx) => ({ type: 'send' as const, text: `EHLO ${context.settings.clientName}${CRLF}` })),
+    sendQuit: emit({ type: 'send' as const, text: `QUIT${CRLF}` }),
+    hangUp: emit((_: Ctx, params: { reason: string }) => ({ type: 'close' as const, reason: params.reason })),
     recordTls: assign(({ event }: CtxEvent) => ({
       tls: 'established' as TlsState,
       ...(event.type === 'tls.established' && event.report ? { tlsReport: event.report } : {}),
@@ -445,12 +814,6 @@ export const clientMachine = setup({
       extensions: [] as string[],
       pipelining: false,
     })),
-    recordStartTlsRefused: assign(({ context, event }: CtxEvent) => ({
-      tls: 'refused' as TlsState,
-      downgraded: context.settings.policy === 'opportunistic',
-      ...(context.settings.policy === 'enforce' ? { tlsFailure: `STARTTLS refused: ${formatShort(replyOf(event))}` } : {}),
-    })),
-    recordNoStartTls: assign({ tlsFailure: () => 'the server does not offer STARTTLS, and the policy requires TLS' }),
     recordUntrusted: assign(({ event }: CtxEvent) => ({
       tls: 'established' as TlsState,
       ...(event.type === 'tls.established' && event.report ? { tlsReport: event.report } : {}),
@@ -462,88 +825,14 @@ export const clientMachine = setup({
       downgraded: context.settings.policy === 'opportunistic',
       ...(context.settings.policy === 'enforce' ? { tlsFailure: `TLS handshake failed: ${event.type === 'tls.failed' ? event.reason : ''}` } : {}),
     })),
-    /** The policy refused to send: every recipient waits for another attempt (4.7.5 like Postfix). */
-    deferForTls: assign(({ context }: Ctx) =>
-      settleRemaining(context, { ...Replies.tlsNotAvailable(), lines: [`TLS required: ${context.tlsFailure ?? 'not available'}`] }, 'session'),
-    ),
-    recordAuth: assign({ authenticated: true }),
-    failForAuth: assign(({ context, event }: CtxEvent) => settleRemaining(context, replyOf(event), 'session')),
-    failSession: assign(({ context, event }: CtxEvent) => settleRemaining(context, replyOf(event), 'session')),
-    serverClosed: assign(({ context, event }: CtxEvent) => ({
-      ...settleRemaining(context, event.type === 'reply' ? event.reply : Replies.connectionDropped(), 'session'),
-      endedBy: (event.type === 'reply' ? 'server' : 'closed') as ClientReport['endedBy'],
-    })),
+    deferForTls: assign(({ context }: Ctx) => deferredForTls(context)),
+    /** The connection was lost (RFC 5321 §3.8: a temporary failure for whatever is undecided). */
+    connectionLost: assign(({ context }: Ctx) => ({ ...settleRemaining(context, Replies.connectionDropped(), 'session'), endedBy: 'closed' as const })),
     timedOut: assign(({ context }: Ctx) => ({ ...settleRemaining(context, Replies.timeout('Client'), 'session'), endedBy: 'timeout' as const })),
-    /** The first transaction of the session is about to start: say whether transactions are pipelined. */
-    beginTransactions: assign({ pipelined: ({ context }: Ctx) => context.pipelining }),
-    /** MAIL FROM, or with PIPELINING the whole envelope and DATA in one write (RFC 2920 §3.1). */
-    sendTransaction: emit(({ context }: Ctx) => {
-      const message = currentMessage(context);
-      const text = context.pipelining ? `${mailCommand(message)}${message.recipients.map(rcptCommand).join('')}DATA${CRLF}` : mailCommand(message);
-      return { type: 'send' as const, text };
-    }),
-    /** Without PIPELINING: the RCPT for the recipient whose reply comes next. */
-    sendNextRcpt: emit(({ context }: Ctx) => ({ type: 'send' as const, text: rcptCommand(currentMessage(context).recipients[context.transaction.rcptIndex]!) })),
-    sendData: emit({ type: 'send' as const, text: `DATA${CRLF}` }),
-    /** The message, dot-stuffed; after a pipelined 354 with no accepted recipient only "." (RFC 2920 §3.1). */
-    sendMessageContent: emit(({ context }: Ctx) => ({
-      type: 'send' as const,
-      text: context.transaction.accepted > 0 ? dotStuff(currentMessage(context).content) : `.${CRLF}`,
-    })),
-    recordMail: assign(({ context, event }: CtxEvent) => ({ transaction: { ...context.transaction, mailReply: replyOf(event) } })),
-    /** MAIL refused: every recipient of this message shares its fate; a batch leaves replies to read. */
-    failMail: assign(({ context, event }: CtxEvent) => {
-      const reply = replyOf(event);
-      const status = statusOf(reply);
-      const message = currentMessage(context);
-      const result: MessageResult = {
-        from: message.from,
-        recipients: message.recipients.map((address) => ({ address, status, reply, stage: 'mail' as const })),
-        mailReply: reply,
-      };
-      return {
-        finished: { latest: result, earlier: context.finished },
-        transaction: transactionFor(context.transaction.index + 1),
-        drain: context.pipelining ? message.recipients.length + 1 : 0,
-      };
-    }),
-    recordRcpt: assign(({ context, event }: CtxEvent) => {
-      const reply = replyOf(event);
-      const status = statusOf(reply);
-      const { transaction } = context;
-      const address = currentMessage(context).recipients[transaction.rcptIndex]!;
-      return {
-        transaction: {
-          ...transaction,
-          answered: { latest: { address, status, reply, stage: 'rcpt' as const }, earlier: transaction.answered },
-          rcptIndex: transaction.rcptIndex + 1,
-          accepted: status === 'accepted' ? transaction.accepted + 1 : transaction.accepted,
-        },
-      };
-    }),
-    /** No recipient accepted: the message is decided without DATA. */
-    finishMessage: assign(({ context }: Ctx) => ({
-      finished: { latest: resultSoFar(currentMessage(context), context.transaction), earlier: context.finished },
-      transaction: transactionFor(context.transaction.index + 1),
-    })),
-    /** The reply to the end of data (or a refused DATA): it decides for every recipient accepted at RCPT. */
-    finishWithDataReply: assign(({ context, event }: CtxEvent) => {
-      const reply = replyOf(event);
-      const status: RecipientStatus = positive(reply) ? 'delivered' : statusOf(reply);
-      const soFar = resultSoFar(currentMessage(context), context.transaction);
-      const result: MessageResult = {
-        ...soFar,
-        recipients: soFar.recipients.map((r) => (r.status === 'accepted' ? { address: r.address, status, reply, stage: 'data' as const } : r)),
-        dataReply: reply,
-      };
-      return { finished: { latest: result, earlier: context.finished }, transaction: transactionFor(context.transaction.index + 1) };
-    }),
-    drainOne: assign({ drain: ({ context }: Ctx) => Math.max(0, context.drain - 1) }),
-    endByQuit: assign({ endedBy: 'quit' as const }),
 
     // ── shadowing ─────────────────────────────────────────────────────────────────────────
     shadowLine: assign({ shadow: ({ context, event }: CtxEvent) => (event.type === 'client.line' ? shadowAfterLine(context.shadow, event.text) : context.shadow) }),
-    shadowReply: assign({ shadow: ({ context, event }: CtxEvent) => (event.type === 'reply' ? shadowAfterReply(context.shadow, event.reply) : context.shadow) }),
+    shadowReply: assign({ shadow: ({ context, event }: CtxEvent) => repliesOf(event).reduce(shadowAfterReply, context.shadow) }),
     shadowTls: assign({
       shadow: ({ context, event }: CtxEvent) => ({
         ...context.shadow,
@@ -599,6 +888,10 @@ export const clientMachine = setup({
       shadow: freshShadow(),
     };
   },
+  /*
+   * The one pass-through state left: the mode is fixed by the input, and XState's initial
+   * state is not, so the first step picks the driving or the shadowing side.
+   */
   initial: 'start',
   states: {
     start: {
@@ -606,200 +899,73 @@ export const clientMachine = setup({
     },
     /** RFC 5321 §3.1: wait for the server's 220 (5 minutes, §4.5.3.2.1). */
     greeting: {
-      on: {
-        reply: [
-          { guard: 'positive', target: 'ehlo', actions: 'recordBanner' },
-          // A 421 banner: the server closes at once. A 554 banner: say QUIT (RFC 5321 §3.1).
-          { guard: 'closing', target: 'done', actions: ['recordBanner', 'serverClosed'] },
-          { target: 'quit', actions: ['recordBanner', 'failSession'] },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('greeting', ['ehlo', 'starttls', 'mailFrom']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { greetingTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no banner in time' } }] } },
     },
-    /** EHLO; a 5xx means an RFC 821 server: fall back to HELO (RFC 5321 §3.2). */
+    /** EHLO was written; a 5xx means an RFC 821 server: fall back to HELO (RFC 5321 §3.2). */
     ehlo: {
-      entry: 'sendEhlo',
-      on: {
-        reply: [
-          { guard: 'positive', target: 'greeted', actions: 'recordEhlo' },
-          { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          { guard: 'permanent', target: 'helo' },
-          { target: 'quit', actions: 'failSession' },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('ehlo', ['starttls', 'mailFrom', 'message', 'auth']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to EHLO in time' } }] } },
     },
     helo: {
-      entry: 'sendHelo',
-      on: {
-        reply: [
-          { guard: 'positive', target: 'greeted', actions: 'recordHelo' },
-          { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          { target: 'quit', actions: 'failSession' },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('helo', ['mailFrom', 'quit']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to HELO in time' } }] } },
     },
-    /** Transient, once per greeting: decide STARTTLS, TLS refusal, AUTH, the first transaction or QUIT. */
-    greeted: {
-      always: [
-        { guard: 'wantStartTls', target: 'starttls' },
-        { guard: 'tlsMissing', target: 'quit', actions: ['recordNoStartTls', 'deferForTls'] },
-        { guard: 'wantAuth', target: 'auth' },
-        { guard: 'moreMessages', target: 'mailFrom', actions: 'beginTransactions' },
-        { target: 'quit' },
-      ],
-    },
     starttls: {
-      entry: 'sendStartTls',
-      on: {
-        reply: [
-          { guard: 'positive', target: 'tlsHandshake' },
-          { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          // RFC 3207 §4: after a refusal the session goes on in plaintext, unless policy forbids it.
-          { guard: 'enforceTls', target: 'quit', actions: ['recordStartTlsRefused', 'deferForTls'] },
-          { target: 'afterTls', actions: 'recordStartTlsRefused' },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('starttls', ['tlsHandshake', 'mailFrom', 'quit']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to STARTTLS in time' } }] } },
     },
-    /** The transport runs the handshake; nothing is written meanwhile. */
+    /** The transport runs the handshake; nothing is written meanwhile, and replies are not read. */
     tlsHandshake: {
-      entry: 'requestHandshake',
       on: {
         'tls.established': [
-          { guard: 'untrustedUnderEnforce', target: 'quit', actions: ['recordUntrusted', 'deferForTls'] },
-          { target: 'ehlo', actions: 'recordTls' },
+          { guard: 'untrustedUnderEnforce', target: 'quit', actions: ['recordUntrusted', 'deferForTls', 'sendQuit'] },
+          { target: 'ehlo', actions: ['recordTls', 'sendEhlo'] },
         ],
         // A failed handshake leaves a dead connection (the socket is torn down).
         'tls.failed': { target: 'done', actions: ['recordHandshakeFailed', 'deferForTls', { type: 'hangUp', params: { reason: 'TLS handshake failed' } }] },
-        closed: { target: 'done', actions: 'serverClosed' },
+        closed: { target: 'done', actions: 'connectionLost' },
       },
-    },
-    /** Transient: STARTTLS was refused under opportunistic policy: go on in plaintext. */
-    afterTls: {
-      always: [
-        { guard: 'wantAuth', target: 'auth' },
-        { guard: 'moreMessages', target: 'mailFrom', actions: 'beginTransactions' },
-        { target: 'quit' },
-      ],
     },
     auth: {
-      entry: 'sendAuth',
-      on: {
-        reply: [
-          { guard: and(['positive', 'moreMessages']), target: 'mailFrom', actions: ['recordAuth', 'beginTransactions'] },
-          { guard: 'positive', target: 'quit', actions: 'recordAuth' },
-          { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          { target: 'quit', actions: 'failForAuth' },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('auth', ['mailFrom', 'quit']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to AUTH in time' } }] } },
     },
     /** MAIL was written (with PIPELINING, the RCPTs and DATA too); its reply comes first. */
     mailFrom: {
-      entry: 'sendTransaction',
-      on: {
-        reply: [
-          { guard: and(['positive', 'batched']), target: 'rcptTo', actions: 'recordMail' },
-          { guard: 'positive', target: 'rcptTo', actions: ['recordMail', 'sendNextRcpt'] },
-          { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          // MAIL refused: the batch's RCPT and DATA replies still come and are ignored; without
-          // a batch the next message starts at once (no transaction began, so no RSET is due).
-          { guard: 'batched', target: 'draining', actions: 'failMail' },
-          { guard: 'laterMessages', target: 'mailFrom', reenter: true, actions: 'failMail' },
-          { target: 'quit', actions: 'failMail' },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('mailFrom', ['message', 'rcptTo', 'mailFrom', 'quit', 'draining']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to MAIL in time' } }] } },
     },
-    /**
-     * One RCPT reply per recipient, in order (RFC 5321 §3.3; RFC 2920 §3.1 when batched). Each
-     * reply re-enters the state, so each RCPT gets its own timeout.
-     */
+    /** One RCPT reply per recipient, in order (RFC 5321 §3.3; RFC 2920 §3.1 when batched). */
     rcptTo: {
-      on: {
-        reply: [
-          { guard: 'closing', target: 'done', actions: ['recordRcpt', 'serverClosed'] },
-          { guard: and(['recipientsAfterThis', 'batched']), target: 'rcptTo', reenter: true, actions: 'recordRcpt' },
-          { guard: 'recipientsAfterThis', target: 'rcptTo', reenter: true, actions: ['recordRcpt', 'sendNextRcpt'] },
-          // Batched, DATA went with the RCPTs: its reply comes next whatever they got.
-          { guard: 'batched', target: 'data', actions: 'recordRcpt' },
-          { guard: 'acceptedSoFar', target: 'data', actions: ['recordRcpt', 'sendData'] },
-          // RFC 5321 §3.3: no recipient accepted, so no DATA: end the transaction with RSET.
-          { target: 'reset', actions: ['recordRcpt', 'finishMessage'] },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('rcptTo', ['message', 'rcptTo', 'data', 'reset']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to RCPT in time' } }] } },
     },
     data: {
-      on: {
-        reply: [
-          { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          { guard: 'is354', target: 'message' },
-          // DATA refused: the accepted recipients share the refusal (or, batched with none accepted,
-          // it was expected). The server may still hold the sender: before another transaction on
-          // this connection, RSET clears it (RFC 5321 §4.1.1.5), or the next MAIL is "nested".
-          { guard: 'laterMessages', target: 'reset', actions: 'finishWithDataReply' },
-          { target: 'quit', actions: 'finishWithDataReply' },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('data', ['message', 'reset', 'quit']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { dataInitiationTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no 354 in time' } }] } },
     },
     /** The dot-stuffed message went out (RFC 5321 §4.5.2); the reply to "." decides. */
     message: {
-      entry: 'sendMessageContent',
       on: {
-        reply: [
-          { guard: 'closing', target: 'done', actions: ['finishWithDataReply', 'serverClosed'] },
-          { guard: 'laterMessages', target: 'mailFrom', actions: 'finishWithDataReply' },
-          { target: 'quit', actions: 'finishWithDataReply' },
-        ],
+        ...readingTransitions('message', ['mailFrom', 'quit', 'done']),
         // RFC 5321 §3.8: a connection lost after the data is treated as a temporary failure.
-        closed: { target: 'done', actions: 'serverClosed' },
+        closed: { target: 'done', actions: 'connectionLost' },
       },
       after: { dataTerminationTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to the end of data in time' } }] } },
     },
     /** The message is decided; RSET clears the transaction before the next one or QUIT. */
     reset: {
-      entry: 'sendRset',
-      on: {
-        reply: [
-          { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          { guard: 'moreMessages', target: 'mailFrom' },
-          { target: 'quit' },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('reset', ['mailFrom', 'quit']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply to RSET in time' } }] } },
     },
     /** Replies to a pipelined batch whose MAIL was refused: read and ignore them, then go on. */
     draining: {
-      on: {
-        reply: [
-          { guard: 'closing', target: 'done', actions: 'serverClosed' },
-          { guard: 'drainingMore', target: 'draining', reenter: true, actions: 'drainOne' },
-          { guard: 'moreMessages', target: 'mailFrom', actions: 'drainOne' },
-          { target: 'quit', actions: 'drainOne' },
-        ],
-        closed: { target: 'done', actions: 'serverClosed' },
-      },
+      on: { ...readingTransitions('draining', ['draining', 'mailFrom', 'message', 'quit']), closed: { target: 'done', actions: 'connectionLost' } },
       after: { commandTimeout: { target: 'done', actions: ['timedOut', { type: 'hangUp', params: { reason: 'no reply in time' } }] } },
     },
     quit: {
-      entry: 'sendQuit',
-      on: {
-        reply: { target: 'done', actions: ['endByQuit', { type: 'hangUp', params: { reason: 'quit' } }] },
-        closed: { target: 'done' },
-      },
+      on: { ...readingTransitions('quit', ['done']), closed: { target: 'done' } },
       after: { commandTimeout: { target: 'done', actions: { type: 'hangUp', params: { reason: 'no reply to QUIT in time' } } } },
     },
     done: { type: 'final' },
@@ -809,6 +975,7 @@ export const clientMachine = setup({
       on: {
         'client.line': { actions: 'shadowLine' },
         reply: { actions: 'shadowReply' },
+        replies: { actions: 'shadowReply' },
         'tls.established': { actions: 'shadowTls' },
         'tls.failed': { actions: 'shadowTls' },
         closed: { target: 'shadowClosed', actions: 'shadowClosed' },

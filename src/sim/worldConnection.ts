@@ -112,6 +112,9 @@ export interface ServerEndOptions {
 
 type ReplyListener = (reply: Reply, wire: string) => void;
 
+/** Hears the replies of one server step together, in wire order (never an empty list). */
+type RepliesListener = (replies: readonly Reply[]) => void;
+
 /** Text of seven-bit characters only, where octets and UTF-16 code units count the same. */
 const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
@@ -154,6 +157,15 @@ export class ServerEnd {
   private replyListeners: ReplyListener[] = [];
   /** Listeners (among `replyListeners`) that never read the wire text. */
   private readonly replyValueListeners = new Set<ReplyListener>();
+  private repliesListeners: RepliesListener[] = [];
+  /**
+   * Replies of the server's current step (or of the write being handled) not yet handed on,
+   * with nothing else after them: a reply the server adds joins them, so the replies to one
+   * write (a pipelined group) reach the listeners together.
+   */
+  private openReplies: Reply[] | undefined;
+  /** The open replies' delivery is already among `held` (else it is due at the end of the step). */
+  private openHeld = false;
   private closeListeners: CloseListener[] = [];
   private plannedHandshake: TlsHandshakePlan | undefined;
   private waitingHandshake: ((result: HandshakeResult) => void) | undefined;
@@ -180,6 +192,8 @@ export class ServerEnd {
       this.plannedHandshake = plan === 'refused' ? 'fail' : plan;
     }
     this.actor.on('*', (event: ServerEmitted) => this.onServerEvent(event));
+    // XState tells observers after a step's emitted events: the replies of the step are all out.
+    this.actor.subscribe({ next: () => this.endOfStep() });
     this.log({ kind: 'connection', connectionId: this.connectionId, client: options.peer.address, port: options.port, outcome: 'connected' });
   }
 
@@ -227,6 +241,17 @@ export class ServerEnd {
     this.onReply(listener);
   }
 
+  /**
+   * Like `onReplyValue`, but hears the replies of one server step as one list, in wire order:
+   * the answers to one write of the client (a pipelined MAIL/RCPT/DATA group, RFC 2920 §3.1),
+   * the banner alone, or a reply a tarpit held back with those to the lines that waited behind
+   * it. A close comes after the replies before it.
+   */
+  onReplies(listener: RepliesListener): void {
+    this.repliesListeners.push(listener);
+    this.flushBacklog();
+  }
+
   onClose(listener: CloseListener): void {
     this.closeListeners.push(listener);
     this.flushBacklog();
@@ -254,6 +279,7 @@ export class ServerEnd {
     if (!outer) return;
     const out = this.held!;
     this.held = undefined;
+    if (this.openHeld) this.openReplies = undefined;
     for (const deliver of out) deliver();
   }
 
@@ -314,16 +340,15 @@ export class ServerEnd {
     switch (event.type) {
       case 'reply': {
         this.log({ kind: 'reply', connectionId: this.connectionId, reply: event.reply });
-        const reply = event.reply;
-        this.dispatch(() => {
-          // The wire text is made only when a listener reads it (the world's own sessions do not).
-          if (this.replyListeners.length === 0) this.backlog.push({ kind: 'reply', reply, wire: formatReply(reply) });
-          let wire: string | undefined;
-          for (const listener of this.replyListeners) {
-            if (this.replyValueListeners.has(listener)) listener(reply, '');
-            else listener(reply, (wire ??= formatReply(reply)));
-          }
-        });
+        if (this.openReplies !== undefined) {
+          this.openReplies.push(event.reply);
+          break;
+        }
+        // The replies that follow in the same step (or write) join this one.
+        const replies = [event.reply];
+        this.openReplies = replies;
+        this.openHeld = this.held !== undefined;
+        if (this.held !== undefined) this.held.push(() => this.deliverReplies(replies));
         break;
       }
       case 'starttls':
@@ -355,18 +380,50 @@ export class ServerEnd {
     this.options.onEnded?.();
   }
 
+  private deliverReplies(replies: readonly Reply[]): void {
+    if (this.replyListeners.length === 0 && this.repliesListeners.length === 0) {
+      for (const reply of replies) this.backlog.push({ kind: 'reply', reply, wire: formatReply(reply) });
+      return;
+    }
+    for (const reply of replies) {
+      // The wire text is made only when a listener reads it (the world's own sessions do not).
+      let wire: string | undefined;
+      for (const listener of this.replyListeners) {
+        if (this.replyValueListeners.has(listener)) listener(reply, '');
+        else listener(reply, (wire ??= formatReply(reply)));
+      }
+    }
+    for (const listener of this.repliesListeners) listener(replies);
+  }
+
+  /** The server's step is over: its replies go out together, unless a write holds them. */
+  private endOfStep(): void {
+    if (this.openReplies !== undefined && !this.openHeld) this.releaseReplies();
+  }
+
+  /** No more replies join the open ones; hand them on now unless a write holds them. */
+  private releaseReplies(): void {
+    const replies = this.openReplies;
+    this.openReplies = undefined;
+    if (replies !== undefined && !this.openHeld) this.deliverReplies(replies);
+  }
+
   private dispatch(deliver: () => void): void {
+    // Whatever comes after replies (a close) keeps its place behind them.
+    this.releaseReplies();
     if (this.held) this.held.push(deliver);
     else deliver();
   }
 
   private flushBacklog(): void {
-    if (this.replyListeners.length === 0 && this.closeListeners.length === 0) return;
+    if (this.replyListeners.length === 0 && this.repliesListeners.length === 0 && this.closeListeners.length === 0) return;
     const items = this.backlog;
     this.backlog = [];
     for (const item of items) {
-      if (item.kind === 'reply') for (const l of this.replyListeners) l(item.reply, item.wire);
-      else for (const l of this.closeListeners) l('server', item.reason);
+      if (item.kind === 'reply') {
+        for (const l of this.replyListeners) l(item.reply, item.wire);
+        for (const l of this.repliesListeners) l([item.reply]);
+      } else for (const l of this.closeListeners) l('server', item.reason);
     }
   }
 
@@ -413,9 +470,11 @@ export function runClientSession(server: ServerEnd, input: ClientInput, clock: V
       throw error;
     },
   });
-  server.onReplyValue((reply) => client.send({ type: 'reply', reply }));
+  // The replies to one write (a pipelined group) are read in one transition.
+  server.onReplies((replies) => client.send(replies.length === 1 ? { type: 'reply', reply: replies[0]! } : { type: 'replies', replies }));
   server.onClose((by) => {
-    if (by === 'server') client.send({ type: 'closed' });
+    // A client that has finished (a 221, or a 421 it read) has nothing left to hear.
+    if (by === 'server' && !finished) client.send({ type: 'closed' });
   });
   client.start();
   server.start();

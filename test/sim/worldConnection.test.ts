@@ -61,3 +61,54 @@ describe('ServerEnd.write', () => {
     expect(stored[0]!.raw).toContain('\r\n.dot\r\n');
   });
 });
+
+describe('ServerEnd.onReplies', () => {
+  function openListening() {
+    const world = createWorld();
+    const opened = world.connect('mx1.example.net', 25);
+    if (!opened.ok) throw new Error(opened.message);
+    const server = opened.connection;
+    const heard: string[] = [];
+    const codes = (replies: readonly { code: number }[]) => replies.map((r) => r.code).join(' ');
+    server.onReplies((replies) => heard.push(codes(replies)));
+    server.onClose((by) => heard.push(`closed by ${by}`));
+    return { world, server, heard };
+  }
+
+  it('hands on the replies to one pipelined write as one list, in wire order', () => {
+    const { server, heard } = openListening();
+    const wire: string[] = [];
+    server.onReply((_reply, text) => wire.push(text));
+    server.start();
+    server.write('EHLO a.example\r\n');
+    server.write('MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.net>\r\nRCPT TO:<carol@example.net>\r\nDATA\r\n');
+    server.write('Subject: hi\r\n\r\nhello\r\n.\r\nQUIT\r\n');
+    expect(heard).toEqual(['220', '250', '250 250 250 354', '250 221', 'closed by server']);
+    // A listener of single replies hears the same replies, one by one, with their wire text.
+    expect(new ReplyParser().push(wire.join('')).map((r) => r.code)).toEqual([220, 250, 250, 250, 250, 354, 250, 221]);
+  });
+
+  it('groups a step’s replies when the write comes from inside a listener, as a client answering a reply does', () => {
+    const { server, heard } = openListening();
+    const script = ['EHLO a.example\r\n', 'MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.net>\r\nRCPT TO:<carol@example.net>\r\nDATA\r\n', 'Subject: x\r\n\r\n.\r\n', 'QUIT\r\n'];
+    // Each answer is written while the server is still handing on the replies it answers.
+    server.onReplies(() => {
+      const next = script.shift();
+      if (next !== undefined) server.write(next);
+    });
+    server.start();
+    expect(heard).toEqual(['220', '250', '250 250 250 354', '250', '221', 'closed by server']);
+  });
+
+  it('a 421 in the middle of a batch comes with the replies before it, and the close after them', () => {
+    const { server, heard } = openListening();
+    server.start();
+    // Too many bad commands: the server answers 421 and closes (RFC 5321 §3.8); NOOP is never read.
+    server.write(`${'FOO\r\n'.repeat(12)}NOOP\r\n`);
+    expect(heard.at(-1)).toBe('closed by server');
+    const batch = heard.at(-2)!.split(' ');
+    expect(batch.at(-1)).toBe('421');
+    expect(batch.slice(0, -1).every((code) => code === '500')).toBe(true);
+    expect(batch.length).toBeGreaterThan(1);
+  });
+});
