@@ -18,7 +18,7 @@ export type WorldEventBody =
   | { kind: 'reply'; connectionId: string; reply: ReplyData }
   | { kind: 'tls'; connectionId: string; step: 'starttls' | 'handshake' | 'established' | 'failed'; detail: string }
   | { kind: 'delivery-attempt'; messageId: string; recipients: readonly string[]; attempt: number; target: string }
-  | { kind: 'deferral'; messageId: string; recipients: string[]; reason: string; retryAt: number }
+  | { kind: 'deferral'; messageId: string; recipients: readonly string[]; reason: string; retryAt: number }
   | { kind: 'bounce'; messageId: string; recipients: string[]; status: string; reason: string }
   | { kind: 'delivery'; messageId: string; recipient: string; mailbox: string };
 
@@ -52,8 +52,10 @@ export class EventLog {
    * Append an event; listeners hear it at once. The log takes the object it is given (callers
    * build a fresh one per event; copying it again is most of the cost of a busy log), numbers
    * it and freezes it: the log is a record, not a state. Do not change `input` afterwards.
+   * A caller may build the event whole, `seq` included as its last field (any number: the log
+   * overwrites it), so that numbering it does not have to grow the object by a field.
    */
-  append(input: WorldEventInput): WorldEvent {
+  append(input: WorldEventInput | WorldEvent): WorldEvent {
     // An object already frozen (an event appended before, say) cannot take a number: copy that one.
     const event = (Object.isFrozen(input) ? { ...input } : input) as WorldEvent;
     event.seq = this.events.length + 1;

@@ -14,7 +14,7 @@
  * greylisting and rate limits remember earlier connections. Bounces are RFC 3464 DSNs sent back
  * through the same queue to the sender's domain, from `<>` (RFC 5321 §4.5.5).
  */
-import { createActor, fromCallback } from 'xstate';
+import { createActor } from 'xstate';
 import {
   deferEntry,
   destinationQueueMachine,
@@ -22,9 +22,8 @@ import {
   nextAttemptOf,
   openMessageRecord,
   recordVerdicts,
+  requestRun,
   DEFAULT_RETRY_POLICY,
-  type DeliveryRunInput,
-  type DestinationEvent,
   type DestinationQueueActor,
   type HostTrial,
   type MessageRecord,
@@ -385,12 +384,17 @@ function decidedRecipients(result: MessageResult, report: ClientReport): Recipie
 
 /** The same verdict for every recipient of an entry (a route failure, a host failure). */
 function verdictsFor(entry: QueueEntry, outcome: 'failed' | 'deferred', failure: { status: string; diagnostic: string; reply?: Reply; host?: string }): RecipientVerdict[] {
-  return entry.recipients.map((address) => {
-    const verdict: RecipientVerdict = { address, outcome, status: failure.status, diagnostic: failure.diagnostic };
+  // A dead destination gets here for every entry of every run: a plain loop into a list of the
+  // right length.
+  const recipients = entry.recipients;
+  const verdicts: RecipientVerdict[] = new Array(recipients.length);
+  for (let i = 0; i < recipients.length; i++) {
+    const verdict: RecipientVerdict = { address: recipients[i]!, outcome, status: failure.status, diagnostic: failure.diagnostic };
     if (failure.reply) verdict.reply = failure.reply;
     if (failure.host) verdict.remoteMta = failure.host;
-    return verdict;
-  });
+    verdicts[i] = verdict;
+  }
+  return verdicts;
 }
 
 /** An entry's hosts when the run tried none (a route failure, a suspended destination). */
@@ -434,7 +438,7 @@ export function createWorld(options: WorldOptions = {}): World {
   let laterBouncesPending = 0;
 
   const append = (body: WorldEventBody, host: string) => {
-    // The log copies what it is given, so the body itself can carry the stamp.
+    // Each body is a fresh object made for this one event, so it can carry the stamp itself.
     const stamped = body as WorldEventBody & { at: number; host: string };
     stamped.at = clock.now();
     stamped.host = host;
@@ -630,8 +634,8 @@ export function createWorld(options: WorldOptions = {}): World {
 
   /**
    * The destination queues, one per (sending MTA, next-hop domain): Postfix's queue manager keeps
-   * its in-memory queue per destination too. Each is a `destinationQueueMachine`; its `deliver`
-   * action is `runDestination` below.
+   * its in-memory queue per destination too. Each is a `destinationQueueMachine` whose `run`
+   * requests are answered by `runDestination` below.
    */
   interface DestinationQueue {
     key: string;
@@ -640,8 +644,17 @@ export function createWorld(options: WorldOptions = {}): World {
     actor: DestinationQueueActor;
   }
   const destinations = new Map<string, DestinationQueue>();
+  /** The queue machine with the world as its transport: each run it asks for is `runDestination`. */
+  const transportedQueueMachine = destinationQueueMachine.provide({ actions: { startRun: requestRun } });
   /** Sends being queued together (`sendAll`): their first attempts wait for the end of the batch. */
   let holding = 0;
+  /**
+   * While `sendAll` queues its messages: the new entries per destination, given to each queue
+   * in one `enqueue` at the end (an event per message would make the queue look again, and set
+   * its wait again, a thousand times for one moment). `last` orders the destinations.
+   */
+  let gathering: Map<DestinationQueue, { entries: QueueEntry[]; last: number }> | undefined;
+  let gatheredCount = 0;
   let advancing = 0;
   /** Messages with a recipient not yet delivered or failed. */
   let unsettled = 0;
@@ -650,18 +663,12 @@ export function createWorld(options: WorldOptions = {}): World {
     const key = `${origin.hostname} ${origin.address} ${domain}`;
     let queue = destinations.get(key);
     if (queue) return queue;
-    const machine = destinationQueueMachine.provide({
-      actors: {
-        deliver: fromCallback<DestinationEvent, DeliveryRunInput>(({ input, sendBack }) => {
-          runDestination(queue!, input.entries, input.suspension, (requeue, suspension) => sendBack({ type: 'run.done', requeue, suspension }));
-        }),
-      },
-    });
-    const actor = createActor(machine, { input: { destination: domain, now: () => clock.now(), held: () => holding > 0 || advancing > 0 }, clock });
-    queue = { key, domain, origin, actor };
-    destinations.set(key, queue);
+    const actor = createActor(transportedQueueMachine, { input: { destination: domain, now: () => clock.now(), held: () => holding > 0 || advancing > 0 }, clock });
+    const created: DestinationQueue = { key, domain, origin, actor };
+    actor.on('run', (run) => runDestination(created, run.entries, run.suspension, (requeue, suspension) => actor.send({ type: 'run.done', requeue, suspension })));
+    destinations.set(key, created);
     actor.start();
-    return queue;
+    return created;
   }
 
   /** A failure that moves the remaining entries on to the next host. */
@@ -833,14 +840,14 @@ export function createWorld(options: WorldOptions = {}): World {
         const at = clock.now();
         const target = `${host}:25`;
         for (const entry of batch) {
-          append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients, attempt: entry.attempts, target }, origin.hostname);
+          log.append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients, attempt: entry.attempts, target, at, host: origin.hostname, seq: 0 });
         }
         const opened = connect(host, 25, { peerAddress: origin.address });
         if (!opened.ok) {
           // The host cannot be reached now: every entry still bound for it moves on together.
           const rest = group.slice(offset);
           for (const entry of rest) {
-            append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients, attempt: entry.attempts, target }, origin.hostname);
+            log.append({ kind: 'delivery-attempt', messageId: entry.messageId, recipients: entry.recipients, attempt: entry.attempts, target, at, host: origin.hostname, seq: 0 });
           }
           offset = group.length;
           const moveOn = () => {
@@ -996,7 +1003,8 @@ export function createWorld(options: WorldOptions = {}): World {
         }
         break;
       case 'deferred':
-        append({ kind: 'deferral', messageId: message.id, recipients: notice.recipients, reason: notice.reason, retryAt: notice.retryAt }, origin);
+        // Written whole (stamp and number included), as the most frequent event of a long run.
+        log.append({ kind: 'deferral', messageId: message.id, recipients: notice.recipients, reason: notice.reason, retryAt: notice.retryAt, at: clock.now(), host: origin, seq: 0 });
         break;
     }
   }
@@ -1021,7 +1029,18 @@ export function createWorld(options: WorldOptions = {}): World {
     }
     for (const domain of byDomain.keys()) record.nextAttempts.set(domain, now);
     for (const [domain, recipients] of byDomain) {
-      destinationFor(spec.origin, domain).actor.send({ type: 'enqueue', entry: { messageId: id, recipients, dueAt: now, attempts: 0, deferrals: 0 } });
+      const destination = destinationFor(spec.origin, domain);
+      // The list goes on unchanged from entry to entry, timeline row and log event while every
+      // recipient in it waits (see deferEntry): frozen, so none of them can change it for the others.
+      const entry: QueueEntry = { messageId: id, recipients: Object.freeze(recipients), dueAt: now, attempts: 0, deferrals: 0 };
+      if (!gathering) {
+        destination.actor.send({ type: 'enqueue', entries: [entry] });
+        continue;
+      }
+      let gathered = gathering.get(destination);
+      if (!gathered) gathering.set(destination, (gathered = { entries: [], last: 0 }));
+      gathered.entries.push(entry);
+      gathered.last = ++gatheredCount;
     }
     return message;
   }
@@ -1116,12 +1135,24 @@ export function createWorld(options: WorldOptions = {}): World {
       // Every input is checked before any is queued: a bad one loses nothing and queues nothing.
       for (const input of inputs) checkSendInput(input);
       holding += 1;
+      const outermost = gathering === undefined;
+      if (outermost) gathering = new Map();
       let handles: DeliveryHandle[];
       try {
         handles = inputs.map((input) =>
           handleOf(enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA, dsnRequest: dsnRequestOfInput(input) })),
         );
       } finally {
+        if (outermost) {
+          const gathered = gathering!;
+          gathering = undefined;
+          // One arrival per destination with all its entries, in the order of each one's last
+          // message: a queue's wait is set when entries arrive, waits due at the same moment run
+          // in the order they were set, so the destinations run as after sends one by one.
+          for (const [destination, { entries }] of [...gathered].sort((a, b) => a[1].last - b[1].last)) {
+            destination.actor.send({ type: 'enqueue', entries });
+          }
+        }
         holding -= 1;
       }
       // The first attempts run now, together: the queues were waiting for the end of this moment.

@@ -1,7 +1,7 @@
 // The sending MTA's queue on its own: the retry schedule, the message record's rules, and the
-// destination queue machine as a bare actor with a scripted transport as its `deliver` action.
+// destination queue machine as a bare actor with a scripted transport answering its `run` requests.
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback } from 'xstate';
+import { createActor } from 'xstate';
 import {
   backoffDelay,
   deferEntry,
@@ -11,8 +11,8 @@ import {
   nextAttemptOf,
   openMessageRecord,
   recordVerdicts,
-  type DeliveryRunInput,
-  type DestinationEvent,
+  requestRun,
+  type DeliveryRunRequest,
   type MessageRecord,
   type QueueEntry,
   type QueueNotice,
@@ -47,32 +47,31 @@ function scriptedQueue(script: Array<Record<string, RecipientVerdict['outcome']>
   const records = new Map<string, MessageRecord>();
   const notices: Array<QueueNotice & { at: number; messageId: string }> = [];
   const runs: Array<{ at: number; entries: QueueEntry[] }> = [];
-  const machine = destinationQueueMachine.provide({
-    actors: {
-      deliver: fromCallback<DestinationEvent, DeliveryRunInput>(({ input, sendBack }) => {
-        const now = clock.now();
-        runs.push({ at: now, entries: [...input.entries] });
-        const requeue: QueueEntry[] = [];
-        for (const due of input.entries) {
-          const entry = { ...due, attempts: due.attempts + 1 };
-          const record = records.get(entry.messageId)!;
-          const step = script[Math.min(entry.attempts - 1, script.length - 1)]!;
-          const verdicts = entry.recipients.map((address) => verdict(address, step[address] ?? 'deferred'));
-          const first = recordVerdicts(record, entry.attempts, now, { trials: [{ host: 'mx.x.test', at: now, outcome: 'deferred', summary: 'scripted' }], verdicts });
-          const after = deferEntry(record, 'x.test', entry, now);
-          if (after.requeue) requeue.push(after.requeue);
-          for (const n of first.concat(after.notices)) notices.push({ ...n, at: now, messageId: entry.messageId });
-        }
-        sendBack({ type: 'run.done', requeue, suspension: input.suspension });
-      }),
-    },
+  const actor = createActor(destinationQueueMachine.provide({ actions: { startRun: requestRun } }), {
+    input: { destination: 'x.test', now: () => clock.now(), held: options.held ?? (() => false) },
+    clock,
   });
-  const actor = createActor(machine, { input: { destination: 'x.test', now: () => clock.now(), held: options.held ?? (() => false) }, clock });
+  actor.on('run', (run: DeliveryRunRequest) => {
+    const now = clock.now();
+    runs.push({ at: now, entries: [...run.entries] });
+    const requeue: QueueEntry[] = [];
+    for (const due of run.entries) {
+      const entry = { ...due, attempts: due.attempts + 1 };
+      const record = records.get(entry.messageId)!;
+      const step = script[Math.min(entry.attempts - 1, script.length - 1)]!;
+      const verdicts = entry.recipients.map((address) => verdict(address, step[address] ?? 'deferred'));
+      const first = recordVerdicts(record, entry.attempts, now, { trials: [{ host: 'mx.x.test', at: now, outcome: 'deferred', summary: 'scripted' }], verdicts });
+      const after = deferEntry(record, 'x.test', entry, now);
+      if (after.requeue) requeue.push(after.requeue);
+      for (const n of first.concat(after.notices)) notices.push({ ...n, at: now, messageId: entry.messageId });
+    }
+    actor.send({ type: 'run.done', requeue, suspension: run.suspension });
+  });
   actor.start();
   const queue = (messageId: string, recipients: string[]) => {
     const record = openMessageRecord({ messageId, from: 'alice@example.com', recipients, arrivalAt: clock.now() });
     records.set(messageId, record);
-    actor.send({ type: 'enqueue', entry: { messageId, recipients, dueAt: clock.now(), attempts: 0, deferrals: 0 } });
+    actor.send({ type: 'enqueue', entries: [{ messageId, recipients, dueAt: clock.now(), attempts: 0, deferrals: 0 }] });
     return record;
   };
   return { clock, actor, queue, runs, notices, records };
@@ -123,6 +122,38 @@ describe('destination queue machine', () => {
     expect(q.runs[1]!.entries).toHaveLength(3);
   });
 
+  it('takes several entries arriving in one enqueue into one run', () => {
+    const q = scriptedQueue([{ 'a@x.test': 'delivered', 'b@x.test': 'delivered' }]);
+    const entries = ['m1', 'm2'].map((messageId, i) => {
+      const recipients = [i === 0 ? 'a@x.test' : 'b@x.test'];
+      q.records.set(messageId, openMessageRecord({ messageId, from: 'alice@example.com', recipients, arrivalAt: q.clock.now() }));
+      return { messageId, recipients, dueAt: q.clock.now(), attempts: 0, deferrals: 0 };
+    });
+    q.actor.send({ type: 'enqueue', entries });
+    expect(q.runs.map((r) => r.entries.map((e) => e.messageId))).toEqual([['m1', 'm2']]);
+    expect([...q.records.values()].every(isSettled)).toBe(true);
+    expect(q.actor.getSnapshot().value).toBe('idle');
+  });
+
+  it('asks for a run once it is delivering, with the entries it took', () => {
+    const clock = new VirtualClock();
+    const actor = createActor(destinationQueueMachine.provide({ actions: { startRun: requestRun } }), { input: { destination: 'x.test', now: () => clock.now(), held: () => false }, clock });
+    const seenAtRequest: Array<{ state: unknown; inFlight: string[]; queued: number; destination: string }> = [];
+    actor.on('run', (run) => {
+      const { value, context } = actor.getSnapshot();
+      seenAtRequest.push({ state: value, inFlight: context.inFlight.map((e) => e.messageId), queued: context.queued.length, destination: run.destination });
+      actor.send({ type: 'run.done', requeue: [], suspension: run.suspension });
+    });
+    actor.start();
+    const later = { messageId: 'm2', recipients: ['b@x.test'], dueAt: clock.now() + MINUTE, attempts: 0, deferrals: 0 };
+    actor.send({ type: 'enqueue', entries: [{ messageId: 'm1', recipients: ['a@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 }, later] });
+    expect(seenAtRequest).toEqual([{ state: 'delivering', inFlight: ['m1'], queued: 1, destination: 'x.test' }]);
+    expect(actor.getSnapshot().value).toBe('waiting');
+    clock.advance(MINUTE);
+    expect(seenAtRequest.map((s) => s.inFlight)).toEqual([['m1'], ['m2']]);
+    expect(actor.getSnapshot().value).toBe('idle');
+  });
+
   it('keeps each entry on its own schedule when they arrived at different times', () => {
     const q = scriptedQueue([{}]);
     q.queue('m1', ['a@x.test']);
@@ -168,21 +199,17 @@ describe('destination queue machine', () => {
     const clock = new VirtualClock();
     let pendingDone: (() => void) | undefined;
     const seen: string[][] = [];
-    const machine = destinationQueueMachine.provide({
-      actors: {
-        deliver: fromCallback<DestinationEvent, DeliveryRunInput>(({ input, sendBack }) => {
-          seen.push(input.entries.map((e) => e.messageId));
-          const suspension: Suspension | undefined = input.suspension;
-          // This run ends later (a connect timeout, say): nothing is requeued.
-          pendingDone = () => sendBack({ type: 'run.done', requeue: [], suspension });
-        }),
-      },
+    const actor = createActor(destinationQueueMachine.provide({ actions: { startRun: requestRun } }), { input: { destination: 'x.test', now: () => clock.now(), held: () => false }, clock });
+    actor.on('run', (run) => {
+      seen.push(run.entries.map((e) => e.messageId));
+      const suspension: Suspension | undefined = run.suspension;
+      // This run ends later (a connect timeout, say): nothing is requeued.
+      pendingDone = () => actor.send({ type: 'run.done', requeue: [], suspension });
     });
-    const actor = createActor(machine, { input: { destination: 'x.test', now: () => clock.now(), held: () => false }, clock });
     actor.start();
-    actor.send({ type: 'enqueue', entry: { messageId: 'm1', recipients: ['a@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 } });
+    actor.send({ type: 'enqueue', entries: [{ messageId: 'm1', recipients: ['a@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 }] });
     expect(actor.getSnapshot().value).toBe('delivering');
-    actor.send({ type: 'enqueue', entry: { messageId: 'm2', recipients: ['b@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 } });
+    actor.send({ type: 'enqueue', entries: [{ messageId: 'm2', recipients: ['b@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 }] });
     expect(seen).toEqual([['m1']]);
     pendingDone!();
     expect(seen).toEqual([['m1'], ['m2']]);
@@ -194,7 +221,7 @@ describe('destination queue machine', () => {
     const errors: unknown[] = [];
     actor.subscribe({ error: (e) => errors.push(e) });
     actor.start();
-    actor.send({ type: 'enqueue', entry: { messageId: 'm1', recipients: ['a@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 } });
+    actor.send({ type: 'enqueue', entries: [{ messageId: 'm1', recipients: ['a@x.test'], dueAt: clock.now(), attempts: 0, deferrals: 0 }] });
     expect(String(errors[0])).toMatch(/x\.test: no delivery transport/);
   });
 });

@@ -168,6 +168,46 @@ function check(world: World, settled: boolean): void {
   }
 }
 
+describe('the queue', () => {
+  it('runs the destinations of a batch in the order their last message was queued, one run each', () => {
+    const world = createWorld();
+    world.sendAll([
+      { from: ALICE, to: ['bob@example.net'] },
+      { from: ALICE, to: ['someone@nullmx.example'] },
+      { from: ALICE, to: ['carol@example.net'] },
+    ]);
+    // Each run starts with the MX lookup of its destination (example.com's is the bounce going home).
+    const lookups = world.log.ofKind('dns-query').filter((e) => e.type === 'MX').map((e) => e.name);
+    expect(lookups).toEqual(['nullmx.example', 'example.net', 'example.com']);
+    // bob and carol shared example.net's one run and its connection.
+    const sessions = world.log.ofKind('connection').filter((e) => e.outcome === 'connected' && e.host === 'mx1.example.net');
+    expect(sessions).toHaveLength(1);
+    expect(world.mailboxes.list('bob@example.net')).toHaveLength(1);
+    expect(world.mailboxes.list('carol@example.net')).toHaveLength(1);
+  });
+
+  it('shows the entries of a run in flight while it talks to the next hop', () => {
+    const world = createWorld();
+    const seen: ReturnType<World['queues']>[] = [];
+    const unsubscribe = world.log.subscribe((e) => {
+      if (e.kind === 'delivery-attempt') seen.push(world.queues());
+    });
+    const handles = world.sendAll([
+      { from: ALICE, to: ['bob@example.net'] },
+      { from: ALICE, to: ['carol@example.net'] },
+    ]);
+    unsubscribe();
+    expect(seen).toHaveLength(2);
+    const during = seen[0]!.find((q) => q.destination === 'example.net')!;
+    expect(during.state).toBe('delivering');
+    expect(during.entries.map((e) => e.id)).toEqual(handles.map((h) => h.id));
+    // In flight: no next attempt time while the run has them.
+    expect(during.entries.every((e) => e.dueAt === undefined)).toBe(true);
+    expect(handles.map((h) => h.nextAttemptFor(h.to[0]!))).toEqual([undefined, undefined]);
+    expect(world.queues()).toEqual([]);
+  });
+});
+
 describe('nothing lost', () => {
   // The retry period is a setting; the property must hold for any. One day (instead of five)
   // keeps a thousand worlds quick while still crossing backoff, the delay warning and expiry.
