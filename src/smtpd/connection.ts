@@ -315,10 +315,26 @@ export class SmtpConnection {
     this.framer = new LineFramer();
     if (plan === 'fail') {
       // Bytes that are not a TLS record where the ServerHello should be: the client's
-      // handshake fails on its first read.
-      this.log('event', 'TLS: answering the ClientHello with plaintext (this persona breaks the handshake)');
-      raw.end(notTls);
-      this.actor.send({ type: 'tls.failed', reason: 'handshake broken on purpose' });
+      // handshake fails on its first read. They go out once the ClientHello has come: written
+      // at once, they can reach the client in the same read as the 220, and a careful client
+      // (curl) then refuses data sent after the STARTTLS reply (CVE-2021-22947) instead of
+      // trying the handshake, which is not the failure this persona teaches.
+      const answer = () => {
+        clearTimeout(timer);
+        this.log('event', 'TLS: answering the ClientHello with plaintext (this persona breaks the handshake)');
+        raw.end(notTls);
+        this.actor.send({ type: 'tls.failed', reason: 'handshake broken on purpose' });
+      };
+      const timer = setTimeout(() => {
+        raw.removeListener('data', answer);
+        this.log('event', 'TLS handshake timed out');
+        raw.destroy();
+        this.actor.send({ type: 'tls.failed', reason: 'no ClientHello in time' });
+      }, this.context.handshakeTimeoutMs);
+      raw.once('data', answer);
+      raw.once('close', () => clearTimeout(timer));
+      // Reading may have been paused while the session's replies were written.
+      raw.resume();
       return;
     }
     if (plan !== 'ok') this.log('event', `TLS: serving a certificate no client should trust (${plan})`);
