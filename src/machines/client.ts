@@ -358,22 +358,6 @@ type ReadingState = 'greeting' | 'ehlo' | 'helo' | 'starttls' | 'auth' | 'mailFr
 /** Where reading a reply can lead: a state that waits for the next one, the handshake, or the end. */
 type Landing = ReadingState | 'tlsHandshake' | 'done';
 
-const LANDINGS: readonly Landing[] = [
-  'greeting',
-  'ehlo',
-  'helo',
-  'starttls',
-  'tlsHandshake',
-  'auth',
-  'mailFrom',
-  'rcptTo',
-  'data',
-  'message',
-  'reset',
-  'draining',
-  'quit',
-  'done',
-];
 
 /** One reply read: the state it leads to and the context it leaves. */
 interface Reading {
@@ -730,7 +714,7 @@ function rulingFor(context: ClientContext, event: ClientEvent, from: ReadingStat
  * reply the session waits for next has its own timeout (RFC 5321 §4.5.3.2).
  */
 function readingTransitions(from: ReadingState, likely: readonly Landing[]) {
-  const landings = from === 'quit' ? (['done'] as const) : [...likely, ...LANDINGS.filter((to) => !likely.includes(to))];
+  const landings = from === 'quit' ? (['done'] as const) : [...likely, ...(DRIVING_STATES as readonly Landing[]).filter((to) => !likely.includes(to))];
   const transitions = landings.map((to) => ({
     guard: { type: 'readsTo' as const, params: { from, to } },
     target: `#client.${to}` as const,
@@ -742,7 +726,7 @@ function readingTransitions(from: ReadingState, likely: readonly Landing[]) {
 
 // ─── The machine ──────────────────────────────────────────────────────────────────────────
 
-/** The reply-waiting states of the driving side (used for timeouts and the state view). */
+/** The reply-waiting states of the driving side, and where reading a reply can lead (timeouts, routing, the state view). */
 export const DRIVING_STATES = [
   'greeting',
   'ehlo',
