@@ -677,12 +677,17 @@ const NO_REPLIES: readonly Reply[] = [];
 function foldReplies(from: ReadingState, context: ClientContext, replies: readonly Reply[]): Ruling | undefined {
   if (replies.length === 0) return undefined;
   const emits: ClientEmitted[] = [];
-  let reading: Reading = { to: from, context };
+  // The ruling is built field by field: spreading the small `Reading` objects (made at many
+  // places) sends V8's object-clone cache down a slow path that costs more than the fold.
+  let to: Landing = from;
+  let current = context;
   for (let index = 0; index < replies.length; index++) {
-    reading = readReply(reading.to as ReadingState, reading.context, replies[index]!, emits);
-    if (index + 1 < replies.length && stopsTheFold(reading.to)) return { ...reading, emits, unread: replies.slice(index + 1) };
+    const reading = readReply(to as ReadingState, current, replies[index]!, emits);
+    to = reading.to;
+    current = reading.context;
+    if (index + 1 < replies.length && stopsTheFold(to)) return { to, context: current, emits, unread: replies.slice(index + 1) };
   }
-  return { ...reading, emits, unread: NO_REPLIES };
+  return { to, context: current, emits, unread: NO_REPLIES };
 }
 
 function repliesOf(event: ClientEvent): readonly Reply[] {
@@ -692,14 +697,31 @@ function repliesOf(event: ClientEvent): readonly Reply[] {
 }
 
 /**
+ * How a transition applies its ruling. Almost every ruling writes at most one thing and leaves
+ * nothing unread, and those are applied by fixed actions (`takeRuling`, `emitRuling`): an
+ * `enqueueActions` action makes new action objects on every call, which costs more than the
+ * rest of the transition, so it is kept for the rare ruling that writes several things or puts
+ * replies back (`applyRuling`).
+ */
+type Shape = 'silent' | 'one' | 'general';
+
+function shapeOf(ruling: Ruling): Shape {
+  if (ruling.unread.length > 0 && ruling.to !== 'done') return 'general';
+  return ruling.emits.length === 0 ? 'silent' : ruling.emits.length === 1 ? 'one' : 'general';
+}
+
+/**
  * The ruling for one event, made once. The state a reply leads to depends on the reply, and an
- * XState transition's target is fixed, so each reading state offers one guarded transition per
- * landing and the guards ask which one the ruling names; the last ruling made is kept here with
- * the state, context and event it was made from, and the chosen transition's `applyRuling`
- * takes it. Reading is pure, so a ruling made again (xstate/graph walks old snapshots) is the
- * same ruling.
+ * XState transition's target is fixed, so each reading state offers guarded transitions per
+ * landing (and shape) and the guards ask which one the ruling names; the last ruling made is
+ * kept here with the state, context and event it was made from, and the chosen transition's
+ * actions take it. Reading is pure, so a ruling made again (xstate/graph walks old snapshots)
+ * is the same ruling.
  */
 let lastRuling: { from: ReadingState; context: ClientContext; event: ClientEvent; ruling: Ruling | undefined } | undefined;
+
+/** The ruling `takeRuling` took, for the `emitRuling` that follows it in the same transition. */
+let taken: Ruling | undefined;
 
 function rulingFor(context: ClientContext, event: ClientEvent, from: ReadingState): Ruling | undefined {
   if (lastRuling !== undefined && lastRuling.context === context && lastRuling.event === event && lastRuling.from === from) return lastRuling.ruling;
@@ -709,18 +731,25 @@ function rulingFor(context: ClientContext, event: ClientEvent, from: ReadingStat
 }
 
 /**
- * The transitions that read replies in `from`: one per landing, the likely ones first (guards
- * are tried in order). Every one enters its target afresh, even the state it leaves, so the
- * reply the session waits for next has its own timeout (RFC 5321 §4.5.3.2).
+ * The transitions that read replies in `from`: one per landing and `Shape`, the likely landings
+ * first (guards are tried in order). Every one enters its target afresh, even the state it
+ * leaves, so the reply the session waits for next has its own timeout (RFC 5321 §4.5.3.2).
  */
 function readingTransitions(from: ReadingState, likely: readonly Landing[]) {
   const landings = from === 'quit' ? (['done'] as const) : [...likely, ...(DRIVING_STATES as readonly Landing[]).filter((to) => !likely.includes(to))];
-  const transitions = landings.map((to) => ({
-    guard: { type: 'readsTo' as const, params: { from, to } },
-    target: `#client.${to}` as const,
-    reenter: true,
-    actions: { type: 'applyRuling' as const, params: { from } },
-  }));
+  const transitions = landings.flatMap((to) =>
+    (['one', 'silent', 'general'] as const).map((shape) => ({
+      guard: { type: 'readsTo' as const, params: { from, to, shape } },
+      target: `#client.${to}` as const,
+      reenter: true,
+      actions:
+        shape === 'general'
+          ? [{ type: 'applyRuling' as const, params: { from } }]
+          : shape === 'one'
+            ? [{ type: 'takeRuling' as const, params: { from } }, { type: 'emitRuling' as const }]
+            : [{ type: 'takeRuling' as const, params: { from } }],
+    })),
+  );
   return { reply: transitions, replies: transitions };
 }
 
@@ -771,13 +800,30 @@ export const clientMachine = setup({
   },
   guards: {
     shadowing: ({ context }: Ctx) => context.settings.mode === 'shadowing',
-    /** The ruling for this event (made once, see `rulingFor`) leads to `to`. */
-    readsTo: ({ context, event }: CtxEvent, params: { from: ReadingState; to: Landing }) => rulingFor(context, event, params.from)?.to === params.to,
+    /** The ruling for this event (made once, see `rulingFor`) leads to `to` and is applied as `shape` says. */
+    readsTo: ({ context, event }: CtxEvent, params: { from: ReadingState; to: Landing; shape: Shape }) => {
+      const made = rulingFor(context, event, params.from);
+      return made !== undefined && made.to === params.to && shapeOf(made) === params.shape;
+    },
     /** RFC 7672 §2.2 / RFC 8461 §4.2: a certificate that does not verify is no TLS at all to a strict sender. */
     untrustedUnderEnforce: ({ context, event }: CtxEvent) =>
       context.settings.policy === 'enforce' && event.type === 'tls.established' && event.report?.authorized === false,
   },
   actions: {
+    /** Take the context of the ruling the guards made (and keep it for `emitRuling`). */
+    takeRuling: assign(({ context, event }: CtxEvent, params: { from: ReadingState }) => {
+      const made = rulingFor(context, event, params.from)!;
+      // Taken: the slot no longer needs to hold on to this session's context.
+      lastRuling = undefined;
+      taken = made.emits.length > 0 ? made : undefined;
+      return made.context;
+    }),
+    /** Write the one thing the ruling just taken writes. */
+    emitRuling: emit(() => {
+      const emitted = taken!.emits[0]!;
+      taken = undefined;
+      return emitted;
+    }),
     /** Apply the ruling the guards made: take its context, write its answers, and send its unread replies in again behind it. */
     applyRuling: enqueueActions(({ context, event, enqueue }, params: { from: ReadingState }) => {
       const made = rulingFor(context, event, params.from)!;

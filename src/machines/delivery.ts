@@ -242,8 +242,11 @@ export function recordVerdicts(
   return failed ? [{ type: 'bounce', verdicts: failed, expired: false }] : NO_NOTICES;
 }
 
-/** The answer of most calls: nothing for the world to do. */
-const NO_NOTICES: readonly QueueNotice[] = Object.freeze([]);
+/**
+ * The answer of most calls: nothing for the world to do. Not frozen, like the recipient lists
+ * (readonly by type): V8 walks a frozen array on slow paths (for-of, slice, map, includes).
+ */
+const NO_NOTICES: readonly QueueNotice[] = [];
 
 function addressesOf(verdicts: readonly RecipientVerdict[]): string[] {
   const addresses: string[] = new Array(verdicts.length);
@@ -293,7 +296,7 @@ export function deferEntry(record: MessageRecord, destination: string, entry: Qu
     const waiting = record.recipients.filter((r) => isPending(r) && wanted.includes(r.address));
     return { notices: [expire(record, entry.attempts, waiting, now)] };
   }
-  const addresses = sameList && waitingCount === wanted.length ? wanted : Object.freeze(record.recipients.filter((r) => isPending(r) && wanted.includes(r.address)).map((r) => r.address));
+  const addresses = sameList && waitingCount === wanted.length ? wanted : record.recipients.filter((r) => isPending(r) && wanted.includes(r.address)).map((r) => r.address);
   const deferrals = entry.deferrals + 1;
   const retryAt = Math.min(now + backoffDelay(record.policy, deferrals), deadline);
   record.timeline.push({
