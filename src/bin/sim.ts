@@ -3,7 +3,7 @@
  *
  *   send --from <addr> --to <addr> [--to <addr> ...] [--subject S] [--body-file F] [--days N]
  *        [--down host[=refused|timeout] ...] [--notify addr=NEVER|SUCCESS,FAILURE,DELAY ...]
- *        [--ret FULL|HDRS] [--envid ID] [--world default] [--json]
+ *        [--ret FULL|HDRS] [--envid ID] [--orcpt addr=rfc822;original ...] [--world default] [--json]
  *   dig [+short] [TYPE] NAME
  *   world
  *
@@ -22,6 +22,7 @@ const USAGE = `usage:
   npm run sim -- send --from <addr> --to <addr> [--to <addr> ...] [--subject S] [--body-file F]
                       [--days N] [--down host[=refused|timeout]] [--world default] [--json]
                       [--notify <addr>=NEVER|SUCCESS,FAILURE,DELAY] [--ret FULL|HDRS] [--envid ID]
+                      [--orcpt <addr>=rfc822;<original>]
       (the DSN requests of RFC 3461, as MAIL and RCPT would carry them)
   npm run sim -- dig [+short] [TYPE] NAME
   npm run sim -- world`;
@@ -93,7 +94,7 @@ function parseSend(args: string[]): SendOptions {
         options.json = true;
         break;
       default: {
-        // --notify, --ret, --envid: the DSN requests of RFC 3461, as MAIL and RCPT carry them.
+        // --notify, --ret, --envid, --orcpt: the DSN requests of RFC 3461, as MAIL and RCPT carry them.
         if (!isDsnOption(arg)) throw new UsageError(`unknown option for send: ${arg}`);
         const error = readDsnOption(dsn, arg, value());
         if (error !== undefined) throw new UsageError(error);

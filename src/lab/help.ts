@@ -43,6 +43,9 @@ const MORE: Readonly<Partial<Record<ShellCommandName, readonly string[]>>> = {
     '                           or NEVER for no report at all, not even a bounce',
     '  --ret HDRS | FULL        a bounce returns the header or the whole message',
     '  --envid <id>             your own label, repeated in every report',
+    '  --orcpt <addr>=rfc822;<original>',
+    '                           the address as first written, named again',
+    '                           in that recipient\'s reports (Original-Recipient)',
   ],
   spf: [
     'The receiver asks the MAIL FROM domain (the envelope sender, not From:)',

@@ -6,10 +6,11 @@
  */
 import { parseIp } from '../sim/spfBasics';
 import type { SendDsnOptions } from '../sim/world';
-import { DSN_OPTIONS, finishDsnOptions, noDsnOptions, readDsnOption } from './dsnOptions';
+import { finishDsnOptions, noDsnOptions, readDsnOption } from './dsnOptions';
+import { DNS_TYPES, SEND_OPTIONS, SHELL_COMMAND_NAMES, type DnsType, type ShellCommandName } from './shellNames';
 
-export const DNS_TYPES = ['MX', 'A', 'AAAA', 'TXT', 'TLSA'] as const;
-export type DnsType = (typeof DNS_TYPES)[number];
+// The word lists live in shellNames.ts so that tab completion can load them without the parsers.
+export { DNS_TYPES, SEND_OPTIONS, type DnsType, type ShellCommandName };
 
 export type ConnectTool = 'telnet' | 'nc' | 'openssl';
 /** How TLS starts: never, after the STARTTLS command (RFC 3207), or at once (RFC 8314, port 465). */
@@ -38,7 +39,7 @@ export type ShellCommand =
       readonly to: readonly string[];
       readonly subject?: string;
       readonly pace: SendPace;
-      /** DSN requests (RFC 3461): --notify, --ret, --envid, read as `npm run sim -- send` reads them. */
+      /** DSN requests (RFC 3461): --notify, --ret, --envid, --orcpt, read as `npm run sim -- send` reads them. */
       readonly dsn?: SendDsnOptions;
     }
   | { readonly name: 'personas' }
@@ -61,7 +62,10 @@ export type ShellCommand =
   | { readonly name: 'history' }
   | { readonly name: 'export' };
 
-export type ShellCommandName = Exclude<ShellCommand['name'], 'empty' | 'connect'> | 'telnet' | 'nc' | 'openssl';
+/** The names a learner types for the commands above; the check below makes the compiler refuse any difference from shellNames.ts. */
+type TypedCommandName = Exclude<ShellCommand['name'], 'empty' | 'connect'> | 'telnet' | 'nc' | 'openssl';
+type NameMismatch = Exclude<TypedCommandName, ShellCommandName> | Exclude<ShellCommandName, TypedCommandName>;
+const commandNamesAgree: [NameMismatch] extends [never] ? true : NameMismatch = true;
 
 export type ShellParse =
   | { readonly ok: true; readonly command: ShellCommand }
@@ -364,6 +368,7 @@ const DSN_EXAMPLES: Readonly<Record<string, string>> = {
   '--notify': '--notify bob@example.net=SUCCESS,FAILURE (or =NEVER)',
   '--ret': '--ret HDRS (the header only) or --ret FULL (the whole message)',
   '--envid': '--envid QQ314159',
+  '--orcpt': '--orcpt bob@example.net=rfc822;bob@old.example',
 };
 
 /** `--name=value` or a plain word: the option's name, and a value written into it. */
@@ -371,9 +376,6 @@ function splitOption(arg: string): { name: string; inline?: string } {
   const eq = arg.indexOf('=');
   return arg.startsWith('--') && eq > 0 ? { name: arg.slice(0, eq), inline: arg.slice(eq + 1) } : { name: arg };
 }
-
-/** Every option of `send`, for help, suggestions and completion. */
-export const SEND_OPTIONS: readonly string[] = ['--from', '--to', '--subject', '--step', '--speed', ...DSN_OPTIONS];
 
 function parseSend(args: readonly string[]): ShellParse {
   const example = 'send --from alice@example.com --to bob@example.net';
@@ -426,7 +428,8 @@ function parseSend(args: readonly string[]): ShellParse {
       }
       case '--notify':
       case '--ret':
-      case '--envid': {
+      case '--envid':
+      case '--orcpt': {
         const v = value();
         if (!v) return fail(`${arg} needs a value. Example: ${DSN_EXAMPLES[arg]}`);
         const error = readDsnOption(dsn, arg, v);
@@ -566,7 +569,7 @@ function parseMode(args: readonly string[]): ShellParse {
   return ok({ name: 'mode', mode });
 }
 
-/** The shell's commands: syntax and summary for help, and the parser for each. */
+/** The shell's commands: syntax and summary for help, and the parser for each, in SHELL_COMMAND_NAMES order. */
 export const SHELL_COMMANDS: Readonly<Record<ShellCommandName, CommandSpec>> = {
   dig: {
     syntax: 'dig [+short] [MX|A|AAAA|TXT|TLSA] <name>',
@@ -593,7 +596,7 @@ export const SHELL_COMMANDS: Readonly<Record<ShellCommandName, CommandSpec>> = {
     parse: parseOpenssl,
   },
   send: {
-    syntax: 'send --from <addr> --to <addr> [--to <addr>] [--subject <text>] [--step | --speed <n>] [--notify <addr>=<when>] [--ret FULL|HDRS] [--envid <id>]',
+    syntax: 'send --from <addr> --to <addr> [--to <addr>] [--subject <text>] [--step | --speed <n>] [--notify <addr>=<when>] [--ret FULL|HDRS] [--envid <id>] [--orcpt <addr>=rfc822;<original>]',
     summary: 'let the sending server deliver a message while you watch each line',
     example: 'send --from alice@example.com --to bob@example.net',
     parse: parseSend,
@@ -659,7 +662,7 @@ export function parseShellLine(line: string): ShellParse {
       `${upper} is an SMTP command, and no session is open. Connect to a mail server first, for example: telnet mx.example.net 25`,
     );
   }
-  const suggestion = closest(head, [...Object.keys(SHELL_COMMANDS), ...Object.keys(ALIASES)]);
+  const suggestion = closest(head, [...SHELL_COMMAND_NAMES, ...Object.keys(ALIASES)]);
   const resolved = suggestion ? (ALIASES[suggestion] ?? suggestion) : undefined;
   return fail(
     `${head}: command not found. Type help for the list.`,

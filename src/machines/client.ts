@@ -16,6 +16,9 @@
  *     credentials) -> MAIL -> RCPT per recipient -> DATA if one was accepted -> message ->
  *     next message on the same connection, or QUIT
  *
+ *   A message's DSN requests (RFC 3461: RET, ENVID, NOTIFY, ORCPT) go on its MAIL and RCPT only
+ *   when the last EHLO reply listed DSN (§5.2.1); otherwise the lines are plain (§5.2.2).
+ *
  * - **shadowing**: a learner types the client side. The machine is fed the learner's lines
  *   (`{type:'client.line', text}`) and the replies the server gave, works out where the
  *   session is from the wire alone, and `allowedNext()` / `explainReply()` say what may be sent
@@ -31,6 +34,7 @@ import { Timeouts } from '../protocol/limits';
 import { dotStuff } from '../protocol/dotstuff';
 import { encodePlain } from '../protocol/sasl';
 import { parseCommand } from '../protocol/command';
+import { mailFromLine, rcptToLine, type MailDsnRequest, type RcptDsnRequest } from '../protocol/params';
 import { explainCode, explainEnhanced } from '../protocol/codes';
 
 // ─── Types ────────────────────────────────────────────────────────────────────────────────
@@ -60,6 +64,17 @@ export interface OutgoingMessage {
   recipients: string[];
   /** The RFC 5322 message (headers and body), any line endings; it is dot-stuffed on the way out. */
   content: string;
+  /**
+   * The sender's DSN requests (RFC 3461), to pass on with MAIL and RCPT when the server lists
+   * DSN in its EHLO reply (§5.2.1), and to leave off when it does not (§5.2.2).
+   */
+  dsn?: OutgoingDsn;
+}
+
+/** RET and ENVID for MAIL, and NOTIFY and ORCPT for the RCPT of each recipient that gave them. */
+export interface OutgoingDsn extends MailDsnRequest {
+  /** Per recipient, by the address in lower case. */
+  recipients: ReadonlyMap<string, RcptDsnRequest>;
 }
 
 export type RecipientStatus = 'pending' | 'accepted' | 'delivered' | 'deferred' | 'failed';
@@ -265,12 +280,23 @@ function currentMessage(context: ClientContext): OutgoingMessage {
   return context.settings.messages[context.transaction.index]!;
 }
 
-function mailCommand(message: OutgoingMessage): string {
-  return `MAIL FROM:<${message.from}>${CRLF}`;
+/**
+ * The DSN requests to write with the current message, or undefined for none. RFC 3461 §5.2.1:
+ * to a server that lists DSN they go on with MAIL and RCPT, and the report on success becomes
+ * its business. §5.2.2: to one that does not, they are left off (it would refuse them with
+ * 555 5.5.4, RFC 5321 §4.1.1.11) and the sender's own MTA reports "relayed" instead. A message
+ * without requests does not even look at the extensions.
+ */
+function dsnToWrite(context: ClientContext, message: OutgoingMessage): OutgoingDsn | undefined {
+  return message.dsn !== undefined && offers(context.extensions, 'DSN') ? message.dsn : undefined;
 }
 
-function rcptCommand(address: string): string {
-  return `RCPT TO:<${address}>${CRLF}`;
+function mailCommand(message: OutgoingMessage, dsn: OutgoingDsn | undefined): string {
+  return `${mailFromLine(message.from, dsn)}${CRLF}`;
+}
+
+function rcptCommand(address: string, dsn: OutgoingDsn | undefined): string {
+  return `${rcptToLine(address, dsn?.recipients.get(address.toLowerCase()))}${CRLF}`;
 }
 
 /** 2xx accepts, 5xx refuses for good; anything else (4xx, or a reply that makes no sense here) is temporary. */
@@ -372,12 +398,15 @@ function sendText(out: ClientEmitted[], text: string): void {
 /** MAIL FROM, or with PIPELINING the whole envelope and DATA in one write (RFC 2920 §3.1). */
 function transactionText(context: ClientContext): string {
   const message = currentMessage(context);
-  return context.pipelining ? `${mailCommand(message)}${message.recipients.map(rcptCommand).join('')}DATA${CRLF}` : mailCommand(message);
+  const dsn = dsnToWrite(context, message);
+  if (!context.pipelining) return mailCommand(message, dsn);
+  return `${mailCommand(message, dsn)}${message.recipients.map((address) => rcptCommand(address, dsn)).join('')}DATA${CRLF}`;
 }
 
 /** Without PIPELINING: the RCPT for the recipient whose reply comes next. */
 function nextRcptText(context: ClientContext): string {
-  return rcptCommand(currentMessage(context).recipients[context.transaction.rcptIndex]!);
+  const message = currentMessage(context);
+  return rcptCommand(message.recipients[context.transaction.rcptIndex]!, dsnToWrite(context, message));
 }
 
 /** The message, dot-stuffed; after a pipelined 354 with no accepted recipient only "." (RFC 2920 §3.1). */

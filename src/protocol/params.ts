@@ -278,6 +278,46 @@ export function xtextDecode(text: string): string | undefined {
   return utf8Decode(Uint8Array.from(bytes));
 }
 
+/** RFC 3461 §4.3, §4.4: the DSN requests a client gives with MAIL. */
+export interface MailDsnRequest {
+  ret?: 'FULL' | 'HDRS';
+  /** The envelope id as plain text; it goes on the wire as xtext. */
+  envid?: string;
+}
+
+/** RFC 3461 §4.1, §4.2: the DSN requests a client gives with the RCPT of one recipient. */
+export interface RcptDsnRequest {
+  notify?: 'NEVER' | readonly NotifyCondition[];
+  /** The original recipient; its address is plain text and goes on the wire as xtext. */
+  orcpt?: { addressType: string; address: string };
+}
+
+/**
+ * The MAIL command as a client writes it (without the line ending), with RET and ENVID when
+ * given: "MAIL FROM:<alice@example.com> RET=HDRS ENVID=QQ314159". ENVID is xtext (RFC 3461 §4.4).
+ * Only for a server that lists DSN in its EHLO reply; any other refuses them (RFC 5321 §4.1.1.11).
+ */
+export function mailFromLine(reversePath: string, dsn?: MailDsnRequest): string {
+  let line = `MAIL FROM:<${reversePath}>`;
+  if (dsn === undefined) return line;
+  if (dsn.ret !== undefined) line += ` RET=${dsn.ret}`;
+  if (dsn.envid !== undefined) line += ` ENVID=${xtextEncode(dsn.envid)}`;
+  return line;
+}
+
+/**
+ * The RCPT command as a client writes it (without the line ending), with NOTIFY and ORCPT when
+ * given: "RCPT TO:<bob@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.net". The
+ * address of ORCPT is xtext (RFC 3461 §4.2). Like MAIL's, only for a server that lists DSN.
+ */
+export function rcptToLine(forwardPath: string, dsn?: RcptDsnRequest): string {
+  let line = `RCPT TO:<${forwardPath}>`;
+  if (dsn === undefined) return line;
+  if (dsn.notify !== undefined) line += ` NOTIFY=${dsn.notify === 'NEVER' ? 'NEVER' : dsn.notify.join(',')}`;
+  if (dsn.orcpt !== undefined) line += ` ORCPT=${dsn.orcpt.addressType};${xtextEncode(dsn.orcpt.address)}`;
+  return line;
+}
+
 /** Encodes text as xtext: "+", "=", and every octet outside "!".."~" (UTF-8) become "+XX". */
 export function xtextEncode(text: string): string {
   let out = '';

@@ -567,14 +567,31 @@ export function createWorld(options: WorldOptions = {}): World {
         const sender = bounce.envelope.reversePath;
         const diagnostic = shortReply(bounce.reason);
         append({ kind: 'bounce', messageId: bounce.queueId, recipients: [bounce.recipient], status: bounce.reason.enhanced ?? '5.0.0', reason: diagnostic }, hostName);
-        if (sender === '') return;
+        // RFC 3461 §4.1: the recipient failed all the same, but NOTIFY=NEVER, or a list without
+        // FAILURE, asked for no report of it.
+        if (sender === '' || !bounce.notifySender) return;
+        const { ret, envid } = bounce.envelope.mailParams;
+        const orcpt = bounce.envelope.recipients.find((r) => r.address === bounce.recipient)?.params.orcpt;
         const dsn = buildDsn({
           reportingMta: hostName,
           originalSender: sender,
           arrivalDate: bounce.dueAt,
           date: clock.now(),
-          recipients: [{ finalRecipient: bounce.recipient, action: 'failed', status: bounce.reason.enhanced ?? '5.0.0', diagnosticCode: diagnostic }],
+          recipients: [
+            {
+              // RFC 3464 §2.3.1: Original-Recipient is the ORCPT given with this RCPT (RFC 3461 §4.2).
+              ...(orcpt ? { originalRecipient: orcpt.address, originalRecipientType: orcpt.addressType } : {}),
+              finalRecipient: bounce.recipient,
+              action: 'failed',
+              status: bounce.reason.enhanced ?? '5.0.0',
+              diagnosticCode: diagnostic,
+            },
+          ],
           originalMessage: bounce.message.text,
+          // RFC 3464 §2.2.1: the ENVID of MAIL (RFC 3461 §4.4) comes back as Original-Envelope-Id.
+          ...(envid !== undefined ? { originalEnvelopeId: envid } : {}),
+          // RFC 3461 §4.3: RET=FULL returns the whole message; RET=HDRS, or none, the header only.
+          ...(ret === 'FULL' ? { returnContent: 'full' as const } : {}),
         });
         enqueue({ from: '', to: [sender], content: dsn.text, origin: { hostname: hostName, address: hosts[hostName]?.addresses[0] ?? WORLD_MTA.address } });
       });
@@ -721,21 +738,27 @@ export function createWorld(options: WorldOptions = {}): World {
       if (entry.trials) entry.trials.push(trial);
       else entry.trials = [trial];
     };
-    const settle = (entry: RunEntry, verdicts: RecipientVerdict[], routeOutcome?: 'no-route' | 'suspended') => {
+    /** `takenBy`: the session with the host that answered for these recipients, if one did. */
+    const settle = (entry: RunEntry, verdicts: RecipientVerdict[], routeOutcome?: 'no-route' | 'suspended', takenBy?: ClientReport) => {
       const message = entry.message;
       const record = message.record;
       const now = clock.now();
-      // Only a message whose sender asked for success reports pays for remembering who waited.
-      const waitedBefore = message.dsnRequest && message.from !== '' ? pendingAddresses(record) : undefined;
+      // Only a message whose sender asked for DSNs, and whose requests did not go on with it
+      // (the host that took it did not list DSN), pays for remembering who waited.
+      const waitedBefore =
+        message.dsnRequest && message.from !== '' && takenBy?.extensions.some((line) => line === 'DSN' || line.startsWith('DSN ')) !== true ? pendingAddresses(record) : undefined;
       const notices = recordVerdicts(record, entry.attempts, now, { trials: entry.trials ?? NO_TRIALS, verdicts }, routeOutcome);
       const after = deferEntry(record, domain, entry, now);
       if (after.requeue) requeue.push(after.requeue);
       for (const notice of notices) onQueueNotice(message, notice);
       for (const notice of after.notices) onQueueNotice(message, notice);
       if (waitedBefore) {
-        // RFC 3461 §5.2.2: the next hop took the message but does not offer DSN (no server of
-        // this world passes NOTIFY on), so a recipient with NOTIFY=SUCCESS gets a "relayed"
-        // report now; one report covers the recipients of this message accepted together.
+        // RFC 3461 §5.2.2: the next hop took the message but does not list DSN, so NOTIFY could
+        // not go on with it, and a recipient with NOTIFY=SUCCESS gets a "relayed" report now;
+        // one report covers the recipients of this message accepted together. A next hop that
+        // lists DSN was given the requests (§5.2.1): reporting is its business from then on,
+        // and this MTA sends nothing. (No persona of this world reports a success itself, so
+        // such a message brings no success report at all; a failure it reports as asked.)
         const relayedNow = verdicts.filter((v) => v.outcome === 'delivered' && waitedBefore.has(v.address) && notifyAsks(message.dsnRequest, v.address, 'SUCCESS'));
         if (relayedNow.length > 0) sendDsn(message, 'relayed', relayedNow);
       }
@@ -866,6 +889,9 @@ export function createWorld(options: WorldOptions = {}): World {
         const connectionId = opened.connection.connectionId;
         const messages = batch.map((entry) => {
           const message = entry.message;
+          // RFC 3461 §5.2: the DSN requests travel with the message; the client writes them only
+          // to a host that lists DSN. A message without requests is built exactly as before.
+          if (message.dsnRequest) return { from: message.from, recipients: entry.recipients.slice(), content: message.content, dsn: message.dsnRequest };
           return { from: message.from, recipients: entry.recipients.slice(), content: message.content };
         });
         runClientSession(opened.connection, { clientName: origin.hostname, tls, messages }, clock, (report) => {
@@ -921,6 +947,8 @@ export function createWorld(options: WorldOptions = {}): World {
             settle(
               entry,
               result.recipients.map((r) => verdictOf(r, host)),
+              undefined,
+              report,
             );
           }
           nextConnection();

@@ -1,9 +1,10 @@
 /**
  * Tab completion for the line editor: shell commands and their options at the shell prompt,
- * SMTP verbs inside a session.
+ * SMTP verbs inside a session. It loads before the terminal is usable, so it takes the shell's
+ * words from shellNames.ts and never imports the shell's parsers.
  */
 import type { Completer } from './lineEditor';
-import { DNS_TYPES, SEND_OPTIONS, SHELL_COMMANDS } from '../lab/shell';
+import { DNS_TYPES, SEND_OPTIONS, SHELL_COMMAND_NAMES } from '../lab/shellNames';
 
 function currentWord(line: string, cursor: number): { start: number; word: string; before: string[] } {
   const cs = Array.from(line).slice(0, cursor);
@@ -21,13 +22,13 @@ const OPTIONS: Readonly<Record<string, readonly string[]>> = {
   openssl: ['s_client', '-starttls', 'smtp', '-connect', '-crlf', '-servername', '-quiet', '-brief', '-showcerts'],
   send: SEND_OPTIONS,
   mode: ['sim', 'real'],
-  help: [...Object.keys(SHELL_COMMANDS), 'smtp', 'keys'],
+  help: [...SHELL_COMMAND_NAMES, 'smtp', 'keys'],
 };
 
 /** Completes the command name, then that command's options. */
 export const completeShell: Completer = (line, cursor) => {
   const { start, word, before } = currentWord(line, cursor);
-  const pool = before.length === 0 ? Object.keys(SHELL_COMMANDS) : (OPTIONS[before[0]] ?? []);
+  const pool = before.length === 0 ? SHELL_COMMAND_NAMES : (OPTIONS[before[0]] ?? []);
   return { start, candidates: pool.filter(startsWith(word)) };
 };
 

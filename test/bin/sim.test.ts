@@ -72,6 +72,15 @@ describe('sim CLI', () => {
     expect(wrong.err).toMatch(/^sim: --notify names "carol@example\.net", which is not a recipient/);
   });
 
+  it('send --orcpt: the bounce names the Original-Recipient; a bad value is a usage error naming the option', () => {
+    const { code, out } = sim('send', '--from', 'alice@example.com', '--to', 'nobody@strict.example', '--orcpt', 'nobody@strict.example=rfc822;nobody@old.example');
+    expect(code).toBe(0);
+    expect(out).toMatch(/^Original-Recipient: rfc822; nobody@old\.example\nFinal-Recipient: rfc822; nobody@strict\.example$/m);
+    const wrong = sim('send', '--from', 'alice@example.com', '--to', 'bob@example.net', '--orcpt', 'bob@example.net=rfc 822;bob@old.example');
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/^sim: --orcpt bob@example\.net=rfc 822;bob@old\.example: "rfc 822" is not an address type/);
+  });
+
   it('dig MX example.net and world', () => {
     const dig = sim('dig', '+short', 'MX', 'example.net');
     expect(dig.code).toBe(0);

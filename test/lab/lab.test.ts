@@ -253,6 +253,17 @@ describe('the shell', () => {
     expect(t.lab.record.mailbox.find((m) => m.isDsn)).toMatchObject({ returnedContent: 'full' });
   });
 
+  it('send --orcpt: RCPT carries ORCPT, and the bounce names the Original-Recipient', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to nobody@strict.example --orcpt nobody@strict.example=rfc822;nobody+old@old.example');
+    expect(t.take()).toContain('   RCPT TO:<nobody@strict.example> ORCPT=rfc822;nobody+2Bold@old.example');
+    const report = t.lab.record.mailbox.find((m) => m.address === 'alice@example.com' && m.isDsn);
+    expect(report?.dsn?.[0]).toMatchObject({ recipient: 'nobody@strict.example', action: 'failed', status: '5.1.1' });
+    await t.type('mailbox alice@example.com');
+    const text = t.take().join('\n');
+    expect(text).toMatch(/Original-Recipient: nobody\+old@old\.example/);
+  });
+
   it('send with a bad DSN request: the error names the option, and nothing is queued', async () => {
     const t = open();
     await t.type('send --from alice@example.com --to bob@example.net --notify carol@example.net=SUCCESS');

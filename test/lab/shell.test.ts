@@ -153,6 +153,33 @@ describe('send', () => {
     expect(failure(`${base} --envid "caf\u00e9"`).error).toMatch(/printable ASCII/);
     expect(failure(`${base} --envid ${'x'.repeat(101)}`).error).toMatch(/too long/);
   });
+
+  it('takes --orcpt <recipient>=<addr-type>;<address>, once per recipient, in either spelling', () => {
+    expect(
+      command('send --from alice@example.com --to bob@example.net --to nobody@strict.example --orcpt bob@example.net=rfc822;bob@old.example --orcpt=nobody@strict.example=RFC822;nobody@old.example'),
+    ).toMatchObject({
+      dsn: { orcpt: { 'bob@example.net': 'rfc822;bob@old.example', 'nobody@strict.example': 'rfc822;nobody@old.example' } },
+    });
+    expect(SEND_OPTIONS).toContain('--orcpt');
+    expect(failure('send --from a@example.com --to b@example.net --orcp b@example.net=rfc822;b@old.example').suggestion).toBe(
+      'send --from a@example.com --to b@example.net --orcpt b@example.net=rfc822;b@old.example',
+    );
+  });
+
+  it('refuses a bad --orcpt with the option, the value and the rule in the error', () => {
+    const base = 'send --from a@example.com --to b@example.net';
+    expect(failure(`${base} --orcpt`).error).toBe('--orcpt needs a value. Example: --orcpt bob@example.net=rfc822;bob@old.example');
+    expect(failure(`${base} --orcpt carol@example.net=rfc822;carol@old.example`).error).toBe(
+      '--orcpt names "carol@example.net", which is not a recipient (to: b@example.net).',
+    );
+    expect(failure(`${base} --orcpt b@example.net=rfc/822;b@old.example`).error).toBe(
+      '--orcpt b@example.net=rfc/822;b@old.example: "rfc/822" is not an address type; before the ";" come letters, digits and hyphens, such as rfc822 (RFC 3461 §4.2).',
+    );
+    expect(failure(`${base} --orcpt b@example.net=b@old.example`).error).toMatch(/^--orcpt b@example\.net=b@old\.example: write the recipient, "=", the address type, ";"/);
+    expect(failure(`${base} --orcpt "b@example.net=rfc822;b\u00e9@old.example"`).error).toMatch(/^--orcpt b@example\.net=rfc822;b\u00e9@old\.example: the original address must be printable ASCII/);
+    expect(failure(`${base} --orcpt b@example.net=rfc822;${'x'.repeat(494)}`).error).toMatch(/^--orcpt is too long: 501 characters as it goes on the wire, at most 500/);
+    expect(failure(`${base} --orcpt b@example.net=rfc822;x@old.example --orcpt b@example.net=rfc822;y@old.example`).error).toMatch(/names b@example\.net twice/);
+  });
 });
 
 describe('the small commands', () => {

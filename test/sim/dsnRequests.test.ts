@@ -1,10 +1,13 @@
 // DSN requests (RFC 3461) at the world's submission server, end to end: what alice finds in her
-// mailbox when she asks for RET, ENVID, NOTIFY and ORCPT, through `world.send` and over SMTP.
+// mailbox when she asks for RET, ENVID, NOTIFY and ORCPT, through `world.send` and over SMTP;
+// and at the bouncer, whose later bounce honours what MAIL and RCPT asked of it.
 import { describe, expect, it } from 'vitest';
 import { createWorld, type World } from '../../src/sim/world';
 import { parseDsn, type ParsedDsn } from '../../src/sim/dsn';
 import { headerValue } from '../../src/sim/mailbox';
 import { openSubmissionSession } from './submissionSession';
+import { formatReply } from '../../src/protocol/reply';
+import { finishDsnOptions, noDsnOptions, readDsnOption } from '../../src/lab/dsnOptions';
 
 const ALICE = 'alice@example.com';
 const HOUR = 3_600_000;
@@ -188,5 +191,115 @@ describe('typed at the submission server', () => {
     world.runUntilIdle();
     expect(world.deliveries()[0]!.recipients()[0]!.status).toBe('failed');
     expect(world.deliveries()).toHaveLength(1);
+  });
+});
+
+describe('send --orcpt, read by the parser the lab and the sim CLI share', () => {
+  it('the bounce about that recipient names it as Original-Recipient; the other recipient has none', () => {
+    const to = ['nobody@strict.example', 'ghost@strict.example'];
+    const values = noDsnOptions();
+    expect(readDsnOption(values, '--orcpt', 'nobody@strict.example=rfc822;nobody@old.example')).toBeUndefined();
+    const options = finishDsnOptions(values, to);
+    if (!options.ok) throw new Error(options.error);
+    const world = createWorld();
+    world.send({ from: ALICE, to, ...(options.dsn ? { dsn: options.dsn } : {}) });
+    world.runUntilIdle();
+    const [bounce] = reportsTo(world);
+    const byRecipient = new Map(bounce!.recipients.map((r) => [r.finalRecipient, r]));
+    expect(headerValue(byRecipient.get('nobody@strict.example')!.fields, 'Original-Recipient')).toBe('rfc822; nobody@old.example');
+    expect(headerValue(byRecipient.get('ghost@strict.example')!.fields, 'Original-Recipient')).toBeUndefined();
+  });
+});
+
+/**
+ * A plain session with the bouncer (mx.bounce.example: 250 at the end of DATA, a bounce ten
+ * minutes later), the way a learner types one: every reply so far as wire text.
+ */
+function openBouncerSession(world: World) {
+  const opened = world.connect('mx.bounce.example', 25);
+  if (!opened.ok) throw new Error(opened.message);
+  const server = opened.connection;
+  const replies: string[] = [];
+  server.onReply((reply) => replies.push(formatReply(reply).trim()));
+  server.start();
+  return { server, replies };
+}
+
+/** One message to the bouncer from alice, with these MAIL and RCPT lines; the session ends with QUIT. */
+function sendToBouncer(world: World, mail: string, ...rcpts: string[]): string[] {
+  const { server, replies } = openBouncerSession(world);
+  server.write(`EHLO laptop.example\r\n${mail}\r\n`);
+  for (const rcpt of rcpts) server.write(`${rcpt}\r\n`);
+  server.write('DATA\r\nSubject: Minutes\r\n\r\nthe body of the minutes\r\n.\r\nQUIT\r\n');
+  world.runUntilIdle();
+  return replies;
+}
+
+function bouncesLogged(world: World): string[] {
+  return world.log.ofKind('bounce').filter((e) => e.host === 'mx.bounce.example').flatMap((e) => e.recipients);
+}
+
+describe('the bouncer honours the DSN request it was given (RFC 3461)', () => {
+  it('lists DSN in its EHLO reply, so a client may give the parameters (RFC 5321 §4.1.1.11 refuses them otherwise)', () => {
+    const replies = sendToBouncer(createWorld(), 'MAIL FROM:<alice@example.com>', 'RCPT TO:<dana@bounce.example>');
+    expect(replies[1]!.split(/\r?\n/)).toContain('250 DSN');
+  });
+
+  it('NOTIFY=NEVER: the recipient fails all the same, and no report is sent', () => {
+    const world = createWorld();
+    const replies = sendToBouncer(world, 'MAIL FROM:<alice@example.com> RET=FULL', 'RCPT TO:<dana@bounce.example> NOTIFY=NEVER');
+    expect(replies.map((r) => r.slice(0, 3))).toEqual(['220', '250', '250', '250', '354', '250', '221']);
+    expect(bouncesLogged(world)).toEqual(['dana@bounce.example']);
+    expect(world.mailboxes.list(ALICE)).toEqual([]);
+  });
+
+  it('NOTIFY=SUCCESS (no FAILURE): no report; a second recipient without NOTIFY still gets its bounce', () => {
+    const world = createWorld();
+    sendToBouncer(world, 'MAIL FROM:<alice@example.com>', 'RCPT TO:<dana@bounce.example> NOTIFY=SUCCESS', 'RCPT TO:<eve@bounce.example>', 'RCPT TO:<fay@bounce.example> NOTIFY=DELAY,SUCCESS');
+    expect(bouncesLogged(world).sort()).toEqual(['dana@bounce.example', 'eve@bounce.example', 'fay@bounce.example']);
+    const reports = reportsTo(world);
+    expect(reports.map((d) => d.reportingMta)).toEqual(['mx.bounce.example']);
+    expect(reportedRecipients(reports, 'failed')).toEqual(['eve@bounce.example']);
+  });
+
+  it('NOTIFY=FAILURE: the bounce is sent', () => {
+    const world = createWorld();
+    sendToBouncer(world, 'MAIL FROM:<alice@example.com>', 'RCPT TO:<dana@bounce.example> NOTIFY=SUCCESS,FAILURE');
+    expect(reportedRecipients(reportsTo(world), 'failed')).toEqual(['dana@bounce.example']);
+  });
+
+  it('RET=FULL returns the whole message, body included', () => {
+    const world = createWorld();
+    sendToBouncer(world, 'MAIL FROM:<alice@example.com> RET=FULL', 'RCPT TO:<dana@bounce.example>');
+    const [bounce] = reportsTo(world);
+    expect(bounce!.returnedContent).toBe('full');
+    expect(bounce!.returnedBody).toContain('the body of the minutes');
+  });
+
+  it('RET=HDRS, or no RET: the header only', () => {
+    for (const mail of ['MAIL FROM:<alice@example.com> RET=HDRS', 'MAIL FROM:<alice@example.com>']) {
+      const world = createWorld();
+      sendToBouncer(world, mail, 'RCPT TO:<dana@bounce.example>');
+      const [bounce] = reportsTo(world);
+      expect(bounce!.returnedContent).toBe('headers');
+      expect(headerValue(bounce!.originalHeaders, 'Subject')).toBe('Minutes');
+      expect(world.mailboxes.list(ALICE).find((m) => m.isDsn)!.raw).not.toContain('the body of the minutes');
+    }
+  });
+
+  it('ENVID comes back as Original-Envelope-Id, each ORCPT as that recipient\'s Original-Recipient', () => {
+    const world = createWorld();
+    sendToBouncer(
+      world,
+      'MAIL FROM:<alice@example.com> ENVID=QQ+20271828',
+      'RCPT TO:<dana@bounce.example> ORCPT=rfc822;dana+2Bold@old.example',
+      'RCPT TO:<eve@bounce.example>',
+    );
+    const reports = reportsTo(world);
+    expect(reports).toHaveLength(2);
+    for (const report of reports) expect(report.originalEnvelopeId).toBe('QQ 271828');
+    const recipients = new Map(reports.flatMap((d) => d.recipients).map((r) => [r.finalRecipient, r]));
+    expect(headerValue(recipients.get('dana@bounce.example')!.fields, 'Original-Recipient')).toBe('rfc822; dana+old@old.example');
+    expect(headerValue(recipients.get('eve@bounce.example')!.fields, 'Original-Recipient')).toBeUndefined();
   });
 });

@@ -268,6 +268,31 @@ describe('bouncer', () => {
     expect(replies.at(-1)!.lines[0]).toContain(bounce.queueId);
   });
 
+  it('lists DSN and owes the sender a report only when NOTIFY asks for FAILURE (RFC 3461 §4.1)', () => {
+    const s = session('bouncer');
+    const replies = s.send(
+      'EHLO c.example',
+      'MAIL FROM:<alice@example.com> RET=FULL ENVID=QQ1',
+      'RCPT TO:<bob@example.net> NOTIFY=NEVER',
+      'RCPT TO:<carol@example.net> NOTIFY=SUCCESS,DELAY',
+      'RCPT TO:<postmaster@example.net> NOTIFY=FAILURE ORCPT=rfc822;pm@old.example',
+      'RCPT TO:<dan@example.net>',
+      'DATA', 'Subject: hello', '', 'hi', '.',
+    );
+    expect(replies[1]!.lines).toContain('DSN');
+    expect(codes(replies).slice(2)).toEqual(['250 2.1.0', '250 2.1.5', '250 2.1.5', '250 2.1.5', '250 2.1.5', '354', '250 2.0.0']);
+    expect(s.backend.laterBounces.map((b) => [b.recipient, b.notifySender])).toEqual([
+      ['bob@example.net', false],
+      ['carol@example.net', false],
+      ['postmaster@example.net', true],
+      ['dan@example.net', true],
+    ]);
+    // What the report will carry rides in the envelope, as MAIL and RCPT gave it.
+    const bounce = s.backend.laterBounces[2]!;
+    expect(bounce.envelope.mailParams).toMatchObject({ ret: 'FULL', envid: 'QQ1' });
+    expect(bounce.envelope.recipients[2]!.params.orcpt).toEqual({ addressType: 'rfc822', address: 'pm@old.example' });
+  });
+
   it('never bounces a bounce (null reverse-path)', () => {
     const s = session('bouncer');
     s.send('EHLO c.example', 'MAIL FROM:<>', 'RCPT TO:<bob@example.net>', 'DATA', '.');

@@ -312,10 +312,14 @@ const bouncer = define<BouncerSettings>({
   defaults: { ...BASE_DEFAULTS, bounceAfterMs: 10 * DURATION.minute },
   create: (settings, env) =>
     makeBackend('bouncer', settings, env, (kit) => ({
+      // RFC 3461 §4: a client may give NOTIFY, RET, ENVID and ORCPT only to a server that lists
+      // DSN; this one does, and its later bounce honours what they asked for.
+      extensions: (facts) => ({ ...kit.mxExtensions(facts), other: ['DSN'] }),
       onData: (message, envelope) => {
         // No bounce for a bounce (RFC 5321 §4.5.5: never send a notification to the null path).
         if (envelope.reversePath !== '') {
           for (const recipient of envelope.recipients) {
+            const notify = recipient.params.notify;
             kit.laterBounces.push({
               dueAt: env.now() + settings.bounceAfterMs,
               queueId: message.queueId,
@@ -323,6 +327,8 @@ const bouncer = define<BouncerSettings>({
               recipient: recipient.address,
               reason: Replies.mailboxFullPermanent(recipient.address),
               message,
+              // RFC 3461 §4.1: no NOTIFY means FAILURE; NEVER, or a list without FAILURE, asks for no bounce.
+              notifySender: notify === undefined || (notify !== 'NEVER' && notify.includes('FAILURE')),
             });
           }
         }

@@ -41,6 +41,12 @@ export interface LaterBounce {
   /** Why, as the DSN's diagnostic code will say it (e.g. 552 5.2.2 mailbox full). */
   reason: Reply;
   message: ReceivedMessage;
+  /**
+   * Whether the sender hears of it. RFC 3461 §4.1: false when the recipient's NOTIFY was NEVER,
+   * or a list without FAILURE; the recipient fails all the same, only no DSN is written. RET and
+   * ENVID, and the recipient's ORCPT, are in `envelope` as MAIL and RCPT carried them.
+   */
+  notifySender: boolean;
 }
 
 export type SettingValue = string | number | boolean | readonly string[] | Readonly<Record<string, string>>;
