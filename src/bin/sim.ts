@@ -10,13 +10,16 @@
  * `send` queues one message at smtp.example.com, runs virtual time until every recipient is
  * settled (or N days pass), and prints each attempt's transcript with virtual timestamps
  * ("->" client, "<-" server, "~>"/"<~" inside TLS), one outcome line per recipient, and the
- * DSN text when the sender got one. Bad arguments: a message on stderr and exit code 2.
+ * DSN text when the sender got one: from smtp.example.com itself, or from a receiving host that
+ * accepted the message and bounced it later (the transcript says when, and whether the sender's
+ * NOTIFY let a report go back). Bad arguments: a message on stderr and exit code 2.
  */
 import { readFileSync } from 'node:fs';
 import { createWorld, type DeliveryHandle, type SendDsnOptions, type World } from '../sim/world';
 import { formatReply } from '../protocol/reply';
 import { finishDsnOptions, isDsnOption, noDsnOptions, readDsnOption, type DsnOptionValues } from '../lab/dsnOptions';
 import type { WorldEvent } from '../sim/events';
+import type { StoredMessage } from '../sim/mailbox';
 
 const USAGE = `usage:
   npm run sim -- send --from <addr> --to <addr> [--to <addr> ...] [--subject S] [--body-file F]
@@ -114,7 +117,7 @@ function parseSend(args: string[]): SendOptions {
 /** The transcript lines of one handle: its attempts' connections, in log order. */
 function transcript(world: World, handle: DeliveryHandle): string[] {
   const lines: string[] = [];
-  const attemptEvents = world.log.all().filter((e) => (e.kind === 'delivery-attempt' || e.kind === 'deferral' || e.kind === 'bounce') && e.messageId === handle.id);
+  const attemptEvents = world.log.all().filter((e) => ((e.kind === 'delivery-attempt' || e.kind === 'deferral' || e.kind === 'bounce') && e.messageId === handle.id) || isLaterBounceOf(e, handle));
   const connections = new Set(handle.timeline().flatMap((t) => (t.connectionId ? [t.connectionId] : [])));
   const secure = new Set<string>();
   const stamp = (e: WorldEvent) => world.clock.format(e.at);
@@ -123,7 +126,10 @@ function transcript(world: World, handle: DeliveryHandle): string[] {
     if (attemptSeqs.has(e.seq)) {
       if (e.kind === 'delivery-attempt') lines.push(`${stamp(e)} == attempt ${e.attempt}: connect to ${e.target} for ${e.recipients.join(', ')}`);
       if (e.kind === 'deferral') lines.push(`${stamp(e)} ** deferred ${e.recipients.join(', ')}: ${e.reason}; next attempt ${world.clock.format(e.retryAt)}`);
-      if (e.kind === 'bounce') lines.push(`${stamp(e)} ** bounced ${e.recipients.join(', ')}: ${e.status} ${e.reason}`);
+      if (e.kind === 'bounce' && e.later) {
+        const report = e.later.reportSent ? `a DSN goes back to ${handle.from}` : "no report: the sender's NOTIFY asked for none (RFC 3461 §4.1)";
+        lines.push(`${stamp(e)} ** ${e.host} bounced ${e.recipients.join(', ')} after accepting it: ${e.status} ${e.reason}; ${report}`);
+      } else if (e.kind === 'bounce') lines.push(`${stamp(e)} ** bounced ${e.recipients.join(', ')}: ${e.status} ${e.reason}`);
       continue;
     }
     if (!('connectionId' in e)) continue;
@@ -155,9 +161,33 @@ function transcript(world: World, handle: DeliveryHandle): string[] {
   return lines;
 }
 
-function outcomeLines(handle: DeliveryHandle): string[] {
+/** A receiving host bounced this message after accepting it (the `bouncer`'s kind of bounce). */
+function isLaterBounceOf(e: WorldEvent, handle: DeliveryHandle): e is Extract<WorldEvent, { kind: 'bounce' }> {
+  return e.kind === 'bounce' && e.later !== undefined && e.later.originalMessageId === handle.messageId;
+}
+
+/**
+ * The reports receiving hosts sent about this message after accepting it, as they sit in the
+ * sender's mailbox: the DSN names its Reporting-MTA and returns the message's Message-ID.
+ */
+function laterReports(world: World, handle: DeliveryHandle): { host: string; copy: StoredMessage | undefined }[] {
+  const hosts = [...new Set(world.log.ofKind('bounce').filter((e) => isLaterBounceOf(e, handle) && e.later!.reportSent).map((e) => e.host))];
+  const mailbox = world.mailboxes.list(handle.from);
+  return hosts.map((host) => ({
+    host,
+    copy: mailbox.find((m) => m.isDsn && m.raw.includes(`Reporting-MTA: dns; ${host}`) && m.raw.includes(handle.messageId)),
+  }));
+}
+
+function outcomeLines(world: World, handle: DeliveryHandle): string[] {
+  const laterBounces = world.log.ofKind('bounce').filter((e) => isLaterBounceOf(e, handle));
   return handle.recipients().map((r) => {
-    if (r.status === 'delivered') return `${r.address}: delivered (${r.last?.diagnostic ?? ''})`;
+    if (r.status === 'delivered') {
+      // Delivered, as far as the sending MTA knows; the receiving host may bounce it later.
+      const later = laterBounces.find((e) => e.recipients.includes(r.address));
+      const then = later ? `, then bounced ${later.status} by ${later.host}` : '';
+      return `${r.address}: delivered (${r.last?.diagnostic ?? ''})${then}`;
+    }
     if (r.status === 'failed') return `${r.address}: bounced ${r.statusCode ?? ''} (${r.last?.diagnostic ?? ''})`;
     return `${r.address}: deferred (${r.last?.diagnostic ?? 'waiting for the first attempt'})`;
   });
@@ -200,6 +230,7 @@ function runSend(options: SendOptions): number {
           timeline: handle.timeline(),
           transcript: lines,
           dsns: handle.dsns,
+          laterReports: laterReports(world, handle).map(({ host, copy }) => ({ host, ...(copy ? { at: world.clock.format(copy.deliveredAt), text: copy.raw } : { pending: true }) })),
         },
         null,
         2,
@@ -207,8 +238,12 @@ function runSend(options: SendOptions): number {
     );
     return 0;
   }
-  const out = [...lines, '', `outcome at ${world.clock.format()}:`, ...outcomeLines(handle)];
+  const out = [...lines, '', `outcome at ${world.clock.format()}:`, ...outcomeLines(world, handle)];
   for (const dsn of handle.dsns) out.push('', `--- DSN (${dsn.action}) sent to ${handle.from} at ${world.clock.format(dsn.at)} ---`, dsn.text.replace(/\r\n/g, '\n').trimEnd());
+  for (const { host, copy } of laterReports(world, handle)) {
+    if (copy) out.push('', `--- DSN (failed) from ${host}, in ${handle.from}'s mailbox at ${world.clock.format(copy.deliveredAt)} ---`, copy.raw.replace(/\r\n/g, '\n').trimEnd());
+    else out.push('', `--- a DSN from ${host} to ${handle.from} is still on its way (advance with --days) ---`);
+  }
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

@@ -19,7 +19,19 @@ export type WorldEventBody =
   | { kind: 'tls'; connectionId: string; step: 'starttls' | 'handshake' | 'established' | 'failed'; detail: string }
   | { kind: 'delivery-attempt'; messageId: string; recipients: readonly string[]; attempt: number; target: string }
   | { kind: 'deferral'; messageId: string; recipients: readonly string[]; reason: string; retryAt: number }
-  | { kind: 'bounce'; messageId: string; recipients: string[]; status: string; reason: string }
+  | {
+      kind: 'bounce';
+      messageId: string;
+      recipients: string[];
+      status: string;
+      reason: string;
+      /**
+       * A receiving host bouncing mail it had accepted: the Message-ID of the bounced message
+       * (its own queue id is `messageId`), and whether a report went back to the sender
+       * (RFC 3461 §4.1: not when the sender's NOTIFY asked for none).
+       */
+      later?: { originalMessageId: string | undefined; reportSent: boolean };
+    }
   | { kind: 'delivery'; messageId: string; recipient: string; mailbox: string };
 
 export type WorldEventKind = WorldEventBody['kind'];

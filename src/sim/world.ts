@@ -383,6 +383,11 @@ function decidedRecipients(result: MessageResult, report: ClientReport): Recipie
 }
 
 /** The same verdict for every recipient of an entry (a route failure, a host failure). */
+/** The Message-ID field of a message (RFC 5322 §3.6.4), if it has one. */
+function messageIdOf(content: string): string | undefined {
+  return /^Message-ID:\s*(.+)$/im.exec(content)?.[1]?.trim();
+}
+
 function verdictsFor(entry: QueueEntry, outcome: 'failed' | 'deferred', failure: { status: string; diagnostic: string; reply?: Reply; host?: string }): RecipientVerdict[] {
   // A dead destination gets here for every entry of every run: a plain loop into a list of the
   // right length.
@@ -566,10 +571,12 @@ export function createWorld(options: WorldOptions = {}): World {
         laterBouncesPending -= 1;
         const sender = bounce.envelope.reversePath;
         const diagnostic = shortReply(bounce.reason);
-        append({ kind: 'bounce', messageId: bounce.queueId, recipients: [bounce.recipient], status: bounce.reason.enhanced ?? '5.0.0', reason: diagnostic }, hostName);
         // RFC 3461 §4.1: the recipient failed all the same, but NOTIFY=NEVER, or a list without
-        // FAILURE, asked for no report of it.
-        if (sender === '' || !bounce.notifySender) return;
+        // FAILURE, asked for no report of it; RFC 5321 §4.5.5: never one to the null reverse-path.
+        const reportSent = sender !== '' && bounce.notifySender;
+        const later = { originalMessageId: messageIdOf(bounce.message.text), reportSent };
+        append({ kind: 'bounce', messageId: bounce.queueId, recipients: [bounce.recipient], status: bounce.reason.enhanced ?? '5.0.0', reason: diagnostic, later }, hostName);
+        if (!reportSent) return;
         const { ret, envid } = bounce.envelope.mailParams;
         const orcpt = bounce.envelope.recipients.find((r) => r.address === bounce.recipient)?.params.orcpt;
         const dsn = buildDsn({
@@ -1040,7 +1047,7 @@ export function createWorld(options: WorldOptions = {}): World {
   function enqueue(spec: { from: string; to: string[]; content: string; origin: { hostname: string; address: string }; dsnRequest?: DsnRequest | undefined }): QueuedMessage {
     messageCount += 1;
     const id = `q${messageCount}`;
-    const messageId = /^Message-ID:\s*(.+)$/im.exec(spec.content)?.[1]?.trim() ?? `<${id}@${spec.origin.hostname}>`;
+    const messageId = messageIdOf(spec.content) ?? `<${id}@${spec.origin.hostname}>`;
     const now = clock.now();
     const record = openMessageRecord({ messageId: id, from: spec.from, recipients: spec.to, arrivalAt: now, retry: retryPolicy });
     const message: QueuedMessage = { id, messageId, from: spec.from, to: [...spec.to], content: spec.content, arrivalAt: now, origin: spec.origin, dsnRequest: spec.dsnRequest, dsns: [], record, settled: false };

@@ -48,6 +48,22 @@ describe('sim CLI', () => {
     expect(report.timeline.length).toBeGreaterThan(10);
   });
 
+  it('send to the bouncer: accepted, bounced ten minutes later, and the report shown unless NOTIFY asked for none', () => {
+    const sent = sim('send', '--from', 'alice@example.com', '--to', 'ann@bounce.example');
+    expect(sent.code).toBe(0);
+    expect(sent.out).toMatch(/^\+0d 00:00:00 <~ 250 2\.0\.0 OK: queued as /m);
+    expect(sent.out).toMatch(/^\+0d 00:10:00 \*\* mx\.bounce\.example bounced ann@bounce\.example after accepting it: 5\.2\.2 .*; a DSN goes back to alice@example\.com$/m);
+    expect(sent.out).toMatch(/^ann@bounce\.example: delivered \(250 .*\), then bounced 5\.2\.2 by mx\.bounce\.example$/m);
+    expect(sent.out).toMatch(/^--- DSN \(failed\) from mx\.bounce\.example, in alice@example\.com's mailbox at \+0d 00:10:00 ---$/m);
+    expect(sent.out).toContain('Reporting-MTA: dns; mx.bounce.example');
+
+    const never = sim('send', '--from', 'alice@example.com', '--to', 'ann@bounce.example', '--notify', 'ann@bounce.example=NEVER');
+    expect(never.code).toBe(0);
+    expect(never.out).toMatch(/~> RCPT TO:<ann@bounce\.example> NOTIFY=NEVER$/m);
+    expect(never.out).toMatch(/bounced ann@bounce\.example after accepting it: .*; no report: the sender's NOTIFY asked for none/);
+    expect(never.out).not.toContain('--- DSN');
+  });
+
   it('send --down: MX fallback', () => {
     const { code, out } = sim('send', '--from', 'alice@example.com', '--to', 'bob@example.net', '--down', 'mx1.example.net');
     expect(code).toBe(0);
