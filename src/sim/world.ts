@@ -582,7 +582,7 @@ export function createWorld(options: WorldOptions = {}): World {
         const dsn = buildDsn({
           reportingMta: hostName,
           originalSender: sender,
-          arrivalDate: bounce.dueAt,
+          arrivalDate: bounce.acceptedAt,
           date: clock.now(),
           recipients: [
             {

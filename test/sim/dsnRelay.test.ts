@@ -67,6 +67,17 @@ describe('to a next hop that lists DSN (mx.bounce.example): the requests go on (
     expect(reportsTo(world).map((d) => [d.reportingMta, d.recipients.map((r) => r.action).join()])).toEqual([['mx.bounce.example', 'failed']]);
   });
 
+  it("the bouncer's DSN dates the message's arrival when it was accepted, not when the bounce went out (RFC 3464 §2.2.5)", () => {
+    const world = createWorld();
+    const acceptedAt = world.clock.now();
+    world.send({ from: ALICE, to: ['dana@bounce.example'], subject: 'Minutes', body: BODY });
+    world.runUntilIdle();
+    const [report] = reportsTo(world);
+    const bounced = world.log.ofKind('bounce').find((e) => e.host === 'mx.bounce.example')!;
+    expect(bounced.at - acceptedAt).toBe(10 * 60_000);
+    expect(report!.arrivalDate).toBe(acceptedAt);
+  });
+
   it('NOTIFY=FAILURE, RET=FULL, ENVID and ORCPT: the bouncer\'s DSN carries Original-Envelope-Id, Original-Recipient and the whole message', () => {
     const world = createWorld();
     world.send({

@@ -318,10 +318,12 @@ const bouncer = define<BouncerSettings>({
       onData: (message, envelope) => {
         // No bounce for a bounce (RFC 5321 §4.5.5: never send a notification to the null path).
         if (envelope.reversePath !== '') {
+          const acceptedAt = env.now();
           for (const recipient of envelope.recipients) {
             const notify = recipient.params.notify;
             kit.laterBounces.push({
-              dueAt: env.now() + settings.bounceAfterMs,
+              acceptedAt,
+              dueAt: acceptedAt + settings.bounceAfterMs,
               queueId: message.queueId,
               envelope,
               recipient: recipient.address,

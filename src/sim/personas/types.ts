@@ -32,6 +32,8 @@ export interface PersonaEnv {
 
 /** A bounce a persona promised after accepting a message (the `bouncer`): the world sends the DSN. */
 export interface LaterBounce {
+  /** When the message was accepted (ms, on the env's clock): the DSN's Arrival-Date (RFC 3464 §2.2.5). */
+  acceptedAt: number;
   /** When the DSN should be sent (ms, on the env's clock). */
   dueAt: number;
   queueId: string;
