@@ -171,7 +171,7 @@ function isLaterBounceOf(e: WorldEvent, handle: DeliveryHandle): e is Extract<Wo
  * sender's mailbox: the DSN names its Reporting-MTA and returns the message's Message-ID.
  */
 function laterReports(world: World, handle: DeliveryHandle): { host: string; copy: StoredMessage | undefined }[] {
-  const hosts = [...new Set(world.log.ofKind('bounce').filter((e) => isLaterBounceOf(e, handle) && e.later!.reportSent).map((e) => e.host))];
+  const hosts = [...new Set(handle.laterBounces().filter((b) => b.reportSent).map((b) => b.host))];
   const mailbox = world.mailboxes.list(handle.from);
   return hosts.map((host) => ({
     host,
@@ -179,12 +179,12 @@ function laterReports(world: World, handle: DeliveryHandle): { host: string; cop
   }));
 }
 
-function outcomeLines(world: World, handle: DeliveryHandle): string[] {
-  const laterBounces = world.log.ofKind('bounce').filter((e) => isLaterBounceOf(e, handle));
+function outcomeLines(handle: DeliveryHandle): string[] {
+  const laterBounces = handle.laterBounces();
   return handle.recipients().map((r) => {
     if (r.status === 'delivered') {
       // Delivered, as far as the sending MTA knows; the receiving host may bounce it later.
-      const later = laterBounces.find((e) => e.recipients.includes(r.address));
+      const later = laterBounces.find((b) => b.recipient === r.address);
       const then = later ? `, then bounced ${later.status} by ${later.host}` : '';
       return `${r.address}: delivered (${r.last?.diagnostic ?? ''})${then}`;
     }
@@ -238,7 +238,7 @@ function runSend(options: SendOptions): number {
     );
     return 0;
   }
-  const out = [...lines, '', `outcome at ${world.clock.format()}:`, ...outcomeLines(world, handle)];
+  const out = [...lines, '', `outcome at ${world.clock.format()}:`, ...outcomeLines(handle)];
   for (const dsn of handle.dsns) out.push('', `--- DSN (${dsn.action}) sent to ${handle.from} at ${world.clock.format(dsn.at)} ---`, dsn.text.replace(/\r\n/g, '\n').trimEnd());
   for (const { host, copy } of laterReports(world, handle)) {
     if (copy) out.push('', `--- DSN (failed) from ${host}, in ${handle.from}'s mailbox at ${world.clock.format(copy.deliveredAt)} ---`, copy.raw.replace(/\r\n/g, '\n').trimEnd());

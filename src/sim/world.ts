@@ -137,10 +137,28 @@ export interface DeliveryHandle {
   timeline(): TimelineEntry[];
   /** DSNs the sending MTA wrote about this message (failed, delayed, and relayed when NOTIFY asked for SUCCESS). */
   readonly dsns: readonly DsnRecord[];
+  /**
+   * Bounces by receiving hosts that had accepted the message (the `bouncer`): to the sending
+   * MTA those recipients are delivered, but the mail went no further.
+   */
+  laterBounces(): readonly LaterBounceView[];
   /** When the next attempt is due, while waiting (the earliest over its destinations). */
   nextAttemptAt(): number | undefined;
   /** When this recipient is tried next, while it waits (undefined while an attempt runs). */
   nextAttemptFor(address: string): number | undefined;
+}
+
+/** A receiving host failing a recipient after its 250 (RFC 5321 §6.1: it owes the sender a DSN). */
+export interface LaterBounceView {
+  readonly recipient: string;
+  /** The host that accepted the message and bounced it. */
+  readonly host: string;
+  readonly at: number;
+  /** Enhanced status (RFC 3463), e.g. 5.2.2. */
+  readonly status: string;
+  readonly reason: string;
+  /** False when the sender's NOTIFY asked for no report (RFC 3461 §4.1), or the sender was <>. */
+  readonly reportSent: boolean;
 }
 
 /** One destination queue as `mailq` shows it: what waits there, and why. */
@@ -560,6 +578,9 @@ export function createWorld(options: WorldOptions = {}): World {
     return Object.keys(hosts).find((name) => hosts[name]!.addresses.includes(key));
   }
 
+  /** Later bounces by the Message-ID of the bounced message, for its delivery handle. */
+  const laterBouncesByMessageId = new Map<string, LaterBounceView[]>();
+
   /** Later bounces the bouncer owes: each becomes a DSN from that host, sent through the queue. */
   function collectLaterBounces(hostName: string): void {
     const backend = backends.get(hostName);
@@ -575,7 +596,14 @@ export function createWorld(options: WorldOptions = {}): World {
         // FAILURE, asked for no report of it; RFC 5321 §4.5.5: never one to the null reverse-path.
         const reportSent = sender !== '' && bounce.notifySender;
         const later = { originalMessageId: messageIdOf(bounce.message.text), reportSent };
-        append({ kind: 'bounce', messageId: bounce.queueId, recipients: [bounce.recipient], status: bounce.reason.enhanced ?? '5.0.0', reason: diagnostic, later }, hostName);
+        const status = bounce.reason.enhanced ?? '5.0.0';
+        append({ kind: 'bounce', messageId: bounce.queueId, recipients: [bounce.recipient], status, reason: diagnostic, later }, hostName);
+        if (later.originalMessageId !== undefined) {
+          const view: LaterBounceView = { recipient: bounce.recipient, host: hostName, at: clock.now(), status, reason: diagnostic, reportSent };
+          const known = laterBouncesByMessageId.get(later.originalMessageId);
+          if (known) known.push(view);
+          else laterBouncesByMessageId.set(later.originalMessageId, [view]);
+        }
         if (!reportSent) return;
         const { ret, envid } = bounce.envelope.mailParams;
         const orcpt = bounce.envelope.recipients.find((r) => r.address === bounce.recipient)?.params.orcpt;
@@ -1112,6 +1140,7 @@ export function createWorld(options: WorldOptions = {}): World {
       recipients: () => record.recipients.slice(),
       timeline: () => record.timeline.slice(),
       dsns: message.dsns,
+      laterBounces: () => laterBouncesByMessageId.get(message.messageId)?.slice() ?? [],
       nextAttemptAt: () => (message.settled ? undefined : nextAttemptOf(record)),
       nextAttemptFor: (address) => record.nextAttempts.get(domainOfAddress(address)),
     };

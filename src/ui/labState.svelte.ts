@@ -297,10 +297,17 @@ export class LabState {
           outcome: ATTEMPT_OUTCOME[entry.outcome] ?? 'failed',
           summary: entry.summary,
         }));
+      const laterBounces = handle.laterBounces();
       const recipients: RecipientOutcome[] = handle.recipients().map((r) => {
         const status = r.status === 'failed' ? 'bounced' : r.status === 'queued' ? 'pending' : r.status;
         const detail = r.last?.diagnostic ?? r.statusCode;
-        return detail ? { address: r.address, status, detail } : { address: r.address, status };
+        const later = status === 'delivered' ? laterBounces.find((b) => b.recipient === r.address) : undefined;
+        return {
+          address: r.address,
+          status,
+          ...(detail ? { detail } : {}),
+          ...(later ? { laterBounce: { host: later.host, time: later.at - epoch, status: later.status, reportSent: later.reportSent } } : {}),
+        };
       });
       const next = handle.nextAttemptAt();
       return {

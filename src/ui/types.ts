@@ -93,6 +93,8 @@ export interface RecipientOutcome {
   readonly address: string;
   readonly status: 'delivered' | 'deferred' | 'bounced' | 'pending';
   readonly detail?: string;
+  /** Delivered, then bounced by the host that had accepted it (virtual time since the epoch). */
+  readonly laterBounce?: { readonly host: string; readonly time: number; readonly status: string; readonly reportSent: boolean };
 }
 
 export interface DeliveryTimelineData {

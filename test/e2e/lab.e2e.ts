@@ -151,6 +151,22 @@ describe('a learner at the page, in Chromium', () => {
     await page.context().close();
   });
 
+  it('shows mail that was accepted and then bounced by the receiving host, and the NOTIFY that silenced its report', async () => {
+    const page = await openLab(1280, 800, 'light');
+    await say(page, 'send --from alice@example.com --to ann@bounce.example --speed 50', /ann@bounce\.example: delivered 2\.0\.0/);
+    await say(page, 'send --from alice@example.com --to cy@bounce.example --notify cy@bounce.example=NEVER --speed 50', /cy@bounce\.example: delivered 2\.0\.0/);
+    await page.getByRole('tab', { name: 'Delivery' }).click();
+    const timeline = page.locator('#panel-timeline');
+    await say(page, 'clock +15m', /delivered to the mailbox of alice@example\.com/);
+    const ann = timeline.locator('.recipients li', { hasText: 'ann@bounce.example' });
+    await ann.getByText('bounced 5.2.2 by mx.bounce.example').waitFor();
+    expect(await ann.textContent()).toMatch(/its DSN went to the sender/);
+    const cy = timeline.locator('.recipients li', { hasText: 'cy@bounce.example' });
+    expect(await cy.textContent()).toMatch(/bounced 5\.2\.2 by mx\.bounce\.example.*no DSN, as the sender's NOTIFY asked/s);
+    await screenshot(page, 'accepted-then-bounced-desktop-light');
+    await page.context().close();
+  });
+
   it('shows a broken STARTTLS handshake with openssl s_client', async () => {
     const page = await openLab(390, 844, 'light');
     await say(page, 'openssl s_client -starttls smtp -connect mx.tls-handshake.example:25', /TLS handshake failed/);

@@ -78,6 +78,19 @@ describe('to a next hop that lists DSN (mx.bounce.example): the requests go on (
     expect(report!.arrivalDate).toBe(acceptedAt);
   });
 
+  it("the message's handle lists the later bounce: delivered to the MTA, failed at the next hop", () => {
+    const world = createWorld();
+    const reported = world.send({ from: ALICE, to: ['dana@bounce.example'], subject: 'Minutes', body: BODY });
+    const silent = world.send({ from: ALICE, to: ['eve@bounce.example'], subject: 'Minutes', body: BODY, dsn: { notify: { 'eve@bounce.example': 'NEVER' } } });
+    const elsewhere = world.send({ from: ALICE, to: ['bob@example.net'], subject: 'Minutes', body: BODY });
+    expect(reported.laterBounces()).toEqual([]);
+    world.runUntilIdle();
+    expect(reported.recipients()[0]!.status).toBe('delivered');
+    expect(reported.laterBounces()).toEqual([expect.objectContaining({ recipient: 'dana@bounce.example', host: 'mx.bounce.example', status: '5.2.2', reportSent: true })]);
+    expect(silent.laterBounces()).toEqual([expect.objectContaining({ recipient: 'eve@bounce.example', reportSent: false })]);
+    expect(elsewhere.laterBounces()).toEqual([]);
+  });
+
   it('NOTIFY=FAILURE, RET=FULL, ENVID and ORCPT: the bouncer\'s DSN carries Original-Envelope-Id, Original-Recipient and the whole message', () => {
     const world = createWorld();
     world.send({
