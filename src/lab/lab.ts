@@ -863,7 +863,11 @@ export class Lab {
           push({ text: `${t} ** deferred ${event.recipients.join(', ')}: ${event.reason}; next try ${eventTime(event.retryAt, this.epoch)}`, tone: 'transient' }, true);
           break;
         case 'bounce':
-          push({ text: `${t} ** bounced ${event.recipients.join(', ')}: ${event.status} ${event.reason}`, tone: 'permanent' }, true);
+          if (event.later) {
+            // A receiving host failing mail it had accepted (RFC 5321 §6.1): it, not smtp.example.com, owes the report.
+            const report = event.later.reportSent ? 'its DSN goes to the sender' : "no DSN: the sender's NOTIFY asked for none";
+            push({ text: `${t} ** ${event.host} bounced ${event.recipients.join(', ')} after accepting it: ${event.status} ${event.reason}; ${report}`, tone: 'permanent' }, true);
+          } else push({ text: `${t} ** bounced ${event.recipients.join(', ')}: ${event.status} ${event.reason}`, tone: 'permanent' }, true);
           break;
         case 'delivery':
           push({ text: `${t} ** delivered to the mailbox of ${event.recipient} at ${event.host}`, tone: 'positive' }, true);
@@ -950,7 +954,9 @@ export class Lab {
         break;
       }
       case 'bounce': {
-        const handle = this.world.deliveries().find((d) => d.id === event.messageId);
+        // A later bounce names the receiving host's queue id; the message is found by its Message-ID.
+        const later = event.later;
+        const handle = this.world.deliveries().find((d) => (later ? d.messageId === later.originalMessageId : d.id === event.messageId));
         for (const recipient of event.recipients) {
           this.recorder.delivery({ at: event.at, from: handle?.from ?? '', recipient, outcome: 'bounced', status: event.status, host: event.host });
         }

@@ -326,14 +326,19 @@ export class LabState {
     const connected = lab.connectedTo;
     const queue =
       lab.mode === 'sim'
-        ? lab.world.deliveries().flatMap((handle) =>
-            handle.recipients().map((r) => ({
-              id: handle.messageId,
-              to: r.address,
-              status: r.status === 'failed' ? 'bounced' : r.status,
-              tone: (r.status === 'delivered' ? 'positive' : r.status === 'failed' ? 'permanent' : 'transient') as LineTone,
-            })),
-          )
+        ? lab.world.deliveries().flatMap((handle) => {
+            const laterBounces = handle.laterBounces();
+            return handle.recipients().map((r) => {
+              // Delivered to the next hop, which bounced it afterwards: the queue is done with it, the mail is not.
+              const later = r.status === 'delivered' && laterBounces.some((b) => b.recipient === r.address);
+              return {
+                id: handle.messageId,
+                to: r.address,
+                status: later ? 'delivered, then bounced' : r.status === 'failed' ? 'bounced' : r.status,
+                tone: (later ? 'permanent' : r.status === 'delivered' ? 'positive' : r.status === 'failed' ? 'permanent' : 'transient') as LineTone,
+              };
+            });
+          })
         : [];
     const view: { -readonly [K in keyof MachineViewData]: MachineViewData[K] } = { mode: lab.mode, queue };
     if (connected) {

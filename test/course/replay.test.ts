@@ -168,6 +168,16 @@ describe.skipIf(!hasLab)('a wrong action does not complete its step', () => {
     expect(evaluate(goal, lab.record, since).met).toBe(false);
   }, 60_000);
 
+  it('dsn-requests: the request must travel: without NOTIFY the bouncer reports, and without moving the clock nothing has bounced yet', async () => {
+    const { lesson, goal } = stepOf('dsn-requests', 'travels');
+    const plain = await typed(lesson, ['send --from alice@example.com --to ann@bounce.example', 'clock +15m', 'mailbox alice@example.com']);
+    expect(evaluate({ dsn: { to: 'alice@example.com', action: 'failed', recipient: 'ann@bounce.example' } }, plain.lab.record, plain.since).met, tail(plain.lab)).toBe(true);
+    expect(evaluate(goal, plain.lab.record, plain.since).met).toBe(false);
+    const early = await typed(lesson, ['send --from alice@example.com --to ann@bounce.example --notify ann@bounce.example=NEVER', 'mailbox alice@example.com']);
+    expect(evaluate({ sent: { verb: 'RCPT', matches: 'NOTIFY=NEVER', by: 'autopilot', host: 'mx.bounce.example' } }, early.lab.record, early.since).met, tail(early.lab)).toBe(true);
+    expect(evaluate(goal, early.lab.record, early.since).met).toBe(false);
+  }, 60_000);
+
   it('dsn-requests: a message typed without the DSN parameters brings no report', async () => {
     const { lesson, goal } = stepOf('dsn-requests', 'by-hand');
     const { lab, since } = await typed(lesson, [

@@ -163,6 +163,13 @@ describe('a learner at the page, in Chromium', () => {
     expect(await ann.textContent()).toMatch(/its DSN went to the sender/);
     const cy = timeline.locator('.recipients li', { hasText: 'cy@bounce.example' });
     expect(await cy.textContent()).toMatch(/bounced 5\.2\.2 by mx\.bounce\.example.*no DSN, as the sender's NOTIFY asked/s);
+    await page.getByRole('tab', { name: 'What next' }).click();
+    const queue = await page.locator('ul.queue li').allTextContents();
+    expect(queue.filter((item) => /bounce\.example/.test(item)).map((item) => item.replace(/\s+/g, ' ').trim())).toEqual([
+      'ann@bounce.example delivered, then bounced',
+      'cy@bounce.example delivered, then bounced',
+    ]);
+    await page.getByRole('tab', { name: 'Delivery' }).click();
     await screenshot(page, 'accepted-then-bounced-desktop-light');
     await page.context().close();
   });
