@@ -3,24 +3,13 @@
 // to mx1.example.net, which does not, the lines are plain and NOTIFY=SUCCESS gets "relayed".
 import { describe, expect, it } from 'vitest';
 import { createWorld, type World } from '../../src/sim/world';
-import { parseDsn, type ParsedDsn } from '../../src/sim/dsn';
 import { headerValue } from '../../src/sim/mailbox';
 import { openSubmissionSession } from './submissionSession';
+import { bouncesLoggedBy, reportsTo } from './dsnReports';
 
 const ALICE = 'alice@example.com';
 const BODY = 'The minutes, with every figure in this body.';
 
-/** Every DSN in alice's mailbox, parsed (a message that is not a DSN fails the test). */
-function reportsTo(world: World): ParsedDsn[] {
-  return world.mailboxes
-    .list(ALICE)
-    .filter((m) => m.isDsn)
-    .map((m) => {
-      const parsed = parseDsn(m.raw);
-      if (!parsed.ok) throw new Error(parsed.error);
-      return parsed.dsn;
-    });
-}
 
 /** The MAIL and RCPT lines `host` received. */
 function envelopeLinesAt(world: World, host: string): string[] {
@@ -38,12 +27,6 @@ function ehloKeywordsOf(world: World, host: string): string[] {
     .flatMap((e) => e.reply.lines.slice(1).map((line) => line.split(' ', 1)[0]!));
 }
 
-function bouncesLoggedBy(world: World, host: string): string[] {
-  return world.log
-    .ofKind('bounce')
-    .filter((e) => e.host === host)
-    .flatMap((e) => e.recipients);
-}
 
 describe('to a next hop that lists DSN (mx.bounce.example): the requests go on (RFC 3461 §5.2.1)', () => {
   it('NOTIFY=NEVER is on the RCPT; the later bounce is logged, and no DSN reaches the sender', () => {

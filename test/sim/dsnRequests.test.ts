@@ -3,26 +3,16 @@
 // and at the bouncer, whose later bounce honours what MAIL and RCPT asked of it.
 import { describe, expect, it } from 'vitest';
 import { createWorld, type World } from '../../src/sim/world';
-import { parseDsn, type ParsedDsn } from '../../src/sim/dsn';
+import type { ParsedDsn } from '../../src/sim/dsn';
 import { headerValue } from '../../src/sim/mailbox';
 import { openSubmissionSession } from './submissionSession';
 import { formatReply } from '../../src/protocol/reply';
 import { finishDsnOptions, noDsnOptions, readDsnOption } from '../../src/lab/dsnOptions';
+import { bouncesLoggedBy, reportsTo } from './dsnReports';
 
 const ALICE = 'alice@example.com';
 const HOUR = 3_600_000;
 
-/** Every DSN in alice's mailbox, parsed (a message that is not a DSN fails the test). */
-function reportsTo(world: World): ParsedDsn[] {
-  return world.mailboxes
-    .list(ALICE)
-    .filter((m) => m.isDsn)
-    .map((m) => {
-      const parsed = parseDsn(m.raw);
-      if (!parsed.ok) throw new Error(parsed.error);
-      return parsed.dsn;
-    });
-}
 
 function reportedRecipients(reports: ParsedDsn[], action: string): string[] {
   return reports.flatMap((d) => d.recipients.filter((r) => r.action === action).map((r) => r.finalRecipient)).sort();
@@ -236,7 +226,7 @@ function sendToBouncer(world: World, mail: string, ...rcpts: string[]): string[]
 }
 
 function bouncesLogged(world: World): string[] {
-  return world.log.ofKind('bounce').filter((e) => e.host === 'mx.bounce.example').flatMap((e) => e.recipients);
+  return bouncesLoggedBy(world, 'mx.bounce.example');
 }
 
 describe('the bouncer honours the DSN request it was given (RFC 3461)', () => {
