@@ -1,6 +1,6 @@
 /**
  * The receiver's authentication checks (SPF and DMARC, `sim/spf.ts`) load on demand. No one
- * needs them before the terminal is usable, and the browser's first load has a budget (125 KB
+ * needs them before the terminal is usable, and the browser's first load has a budget (117 KB
  * gzip) that they would break. The app starts loading them once the terminal is up; Node callers
  * (tests, lesson replays) load them once with `loadAuthChecks()`. Until they are there, `spf` and
  * `dmarc` say so and ask for the command again: nothing typed is lost.

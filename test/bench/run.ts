@@ -48,6 +48,7 @@ import {
   type BenchRow,
   type BenchContext,
 } from './rows';
+import { FIRST_LOAD_BUDGET_KIB } from '../ui/firstLoadBudget';
 
 // ---------------------------------------------------------------- options
 
@@ -387,8 +388,6 @@ function normalizeRow(section: string, raw: unknown): BenchRow {
 
 // ---------------------------------------------------------------- section 5: the built app's size
 
-/** The budget for the first load, gzip, in KiB (1024 bytes). */
-const FIRST_LOAD_BUDGET_KIB = 125;
 
 function firstLoadFiles(dist: string): string[] {
   const index = path.join(dist, 'index.html');

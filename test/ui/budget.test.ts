@@ -1,19 +1,15 @@
 /**
- * First-load budget: the JavaScript and CSS a browser must fetch before the terminal is usable,
- * gzip-compressed, at most 117 KB. Reads the built dist/ (the test runner builds first).
- *
- * That is the Svelte runtime, xterm and its stylesheet, the app frame with the terminal, the
- * transcript and lesson panels, and tab completion with the shell's words alone (src/lab/shellNames.ts).
- * The shell's parsers, the lab and the simulated world load afterwards, when the lab starts.
- * The budget stood at 126 KB for a time, while completion imported the whole shell.
+ * First-load budget (firstLoadBudget.ts): the JavaScript and CSS a browser must fetch before the
+ * terminal is usable, gzip-compressed. Reads the built dist/ (the test runner builds first).
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { FIRST_LOAD_BUDGET_KIB } from './firstLoadBudget';
 
-const BUDGET_BYTES = 117 * 1024;
+const BUDGET_BYTES = FIRST_LOAD_BUDGET_KIB * 1024;
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
 
 /** Asset paths referenced by index.html as initial loads: module scripts, stylesheets, modulepreloads. */
