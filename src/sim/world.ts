@@ -940,6 +940,7 @@ export function createWorld(options: WorldOptions = {}): World {
             return;
           }
           const decided = batch.map((_, i) => decidedRecipients(report.messages[i]!, report));
+          let sessionFailure: { reply: Reply | undefined; trial: HostTrial; failure: HostFailure } | undefined;
           const sessionAnswered = decided.some((d) => d.length > 0);
           for (let i = 0; i < batch.length; i++) {
             const entry = batch[i]!;
@@ -953,18 +954,26 @@ export function createWorld(options: WorldOptions = {}): World {
               }
               // Nothing reached a recipient-level answer: a session-level temporary failure.
               const reply = result.recipients[0]?.reply;
-              const status = reply ? defaultStatus(reply) : '4.4.2';
-              const diagnostic = report.tlsFailure
-                ? `TLS is required for ${domain} but ${report.tlsFailure}`
-                : reply
-                  ? `${host} said: ${shortReply(reply)}`
-                  : `lost connection with ${host}`;
-              const trial: HostTrial = { host, at, connectionId, outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred', summary: diagnostic };
-              if (reply) trial.reply = reply;
-              noteTrial(entry, trial);
+              // Every message of a session that failed this way (a 421 banner, a TLS policy
+              // failure, a timeout) shares the one reply: one trial and one failure serve them all.
+              if (sessionFailure === undefined || sessionFailure.reply !== reply) {
+                const status = reply ? defaultStatus(reply) : '4.4.2';
+                const diagnostic = report.tlsFailure
+                  ? `TLS is required for ${domain} but ${report.tlsFailure}`
+                  : reply
+                    ? `${host} said: ${shortReply(reply)}`
+                    : `lost connection with ${host}`;
+                const trial: HostTrial = { host, at, connectionId, outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred', summary: diagnostic };
+                const hostFailure: HostFailure = { status: report.tlsFailure ? '4.7.5' : status, diagnostic, host };
+                if (reply) {
+                  trial.reply = reply;
+                  hostFailure.reply = reply;
+                }
+                sessionFailure = { reply, trial, failure: hostFailure };
+              }
+              noteTrial(entry, sessionFailure.trial);
               undecided.push(entry);
-              failure = { status: report.tlsFailure ? '4.7.5' : status, diagnostic, host };
-              if (reply) failure.reply = reply;
+              failure = sessionFailure.failure;
               continue;
             }
             answered = true;
