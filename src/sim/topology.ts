@@ -131,7 +131,7 @@ personaDomain('tarpit.example', '198.51.100.16', 'tarpit', { replyDelaySeconds: 
 personaDomain('filter-content.example', '198.51.100.17', 'content-filter', { variant: 'content' }, 'envelope accepted, then 554 5.7.1 at end of DATA: content rejected');
 personaDomain('filter-size.example', '198.51.100.18', 'content-filter', { variant: 'size', maxSize: 10240 }, '552 5.3.4 at end of DATA: message too large (and SIZE in EHLO)');
 personaDomain('filter-dmarc.example', '198.51.100.19', 'content-filter', { variant: 'dmarc' }, '550 5.7.26 at end of DATA for a From: domain whose DMARC says p=reject and that SPF does not back (try a forged sender)');
-personaDomain('bounce.example', '198.51.100.20', 'bouncer', { reason: 'quota' }, '250 at end of DATA, then a DSN arrives later: accepted now, bounced afterwards');
+personaDomain('bounce.example', '198.51.100.20', 'bouncer', { reason: 'quota' }, '250 at end of DATA, then a DSN arrives later: accepted now, bounced afterwards; lists DSN, so NOTIFY, RET, ENVID and ORCPT travel on to it');
 personaDomain('relay.example', '198.51.100.21', 'closed-relay', {}, 'a closed relay: 554 5.7.1 relaying denied for domains it does not serve');
 personaDomain('full.example', '198.51.100.22', 'mailbox-full', { fullMailboxes: ['erin@full.example'] }, '452 4.2.2 for a full mailbox while other recipients are accepted');
 personaDomain('flaky.example', '198.51.100.23', 'flaky', { dropAfter: 'DATA' }, 'drops the connection mid-transaction: the message is not delivered until a retry succeeds');
