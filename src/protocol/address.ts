@@ -145,6 +145,9 @@ class Cursor {
   }
 }
 
+/** A UTF-16 surrogate without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Reads a path at the start of `text`; `rest` is what follows it. */
 export function readPath(text: string, role: PathRole, options: PathOptions = {}): PathResult {
   const allowMissingBrackets = options.allowMissingBrackets ?? true;
@@ -158,6 +161,12 @@ export function readPath(text: string, role: PathRole, options: PathOptions = {}
     return { ok: false, reason: `path is ${octets} octets; the limit is ${MAX_PATH_OCTETS} (RFC 5321 §4.5.3.1.3)`, tooLong: true };
   }
   const utf8 = /[^\x00-\x7f]/.test(written);
+  // RFC 6531 §3.3: non-ASCII in a mailbox is UTF-8 (RFC 3629). Octets that were not UTF-8 reach
+  // here as lone surrogates (protocol/utf8.ts keeps them so message bodies keep their bytes);
+  // in an address they are a syntax error, not a character to deliver to.
+  if (utf8 && LONE_SURROGATE.test(written)) {
+    return { ok: false, reason: 'the address holds octets that are not UTF-8; a non-ASCII address must be valid UTF-8 (RFC 6531 §3.3)', tooLong: false };
+  }
   return { ok: true, path: result, utf8, octets, bracketsMissing, rest: text.slice(cursor.position) };
 }
 

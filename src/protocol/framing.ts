@@ -18,12 +18,16 @@
  * (and the mixed forms), for lessons about the attack.
  */
 import { MAX_TEXT_LINE_OCTETS } from './limits';
-import { utf8Decode, utf8Encode } from './utf8';
+import { utf8DecodeKeepingBytes, utf8Encode } from './utf8';
 
 export type LineEnding = 'crlf' | 'lf';
 
 export interface FramedLine {
-  /** The line without its ending, decoded as UTF-8 (invalid bytes become U+FFFD). */
+  /**
+   * The line without its ending, decoded as UTF-8. An octet that is not part of valid UTF-8 (a
+   * message in ISO-8859-1 under 8BITMIME, RFC 6152) is kept as U+DC80..U+DCFF, which
+   * `utf8Encode` writes back as that octet: stored mail keeps its bytes (see protocol/utf8.ts).
+   */
   text: string;
   ending: LineEnding;
   /** The line, counted with a CRLF, is over the framer's `maxLineOctets`. */
@@ -90,7 +94,7 @@ export class LineFramer {
    */
   flush(): string | undefined {
     if (this.seen === 0) return undefined;
-    const text = utf8Decode(this.concat());
+    const text = utf8DecodeKeepingBytes(this.concat());
     this.reset();
     return text;
   }
@@ -114,7 +118,7 @@ export class LineFramer {
     const truncated = octets > this.maxBufferedLineOctets;
     bytes = bytes.subarray(0, Math.min(octets, this.maxBufferedLineOctets));
     const line: FramedLine = {
-      text: utf8Decode(bytes),
+      text: utf8DecodeKeepingBytes(bytes),
       ending: crlf ? 'crlf' : 'lf',
       tooLong: octets + 2 > this.maxLineOctets,
       octets,

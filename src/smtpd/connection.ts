@@ -6,6 +6,7 @@ import { createActor, type Actor } from 'xstate';
 import { formatReply, type Reply } from '../protocol/reply';
 import { Replies } from '../protocol/replies';
 import { LineFramer, type FramedLine } from '../protocol/framing';
+import { utf8Encode } from '../protocol/utf8';
 import { serverMachine, type LineEvent, type ServerEmitted } from '../machines/server';
 import type { ServerBackend, TlsInfo, TlsHandshakePlan } from '../machines/backend';
 import { silentLogger, type SmtpdLogger } from './log';
@@ -254,8 +255,10 @@ export class SmtpConnection {
           queueId: accepted.queueId,
           from: accepted.envelope.reversePath,
           recipients: accepted.envelope.recipients.map((r) => r.address),
-          // A real MTA stores its Received field on top (RFC 5321 §4.4); the content follows as sent.
-          content: Buffer.from(accepted.message.received + accepted.message.text, 'utf8'),
+          // A real MTA stores its Received field on top (RFC 5321 §4.4); the content follows as
+          // sent, byte for byte: octets that were not UTF-8 come back from the framer's text
+          // (an ISO-8859-1 body under 8BITMIME, RFC 6152), where Buffer's encoder would write U+FFFD.
+          content: Buffer.from(utf8Encode(accepted.message.received + accepted.message.text)),
           client: `${this.peer.address}:${this.peer.port}`,
           ...(facts.heloName !== undefined ? { heloName: facts.heloName } : {}),
           ...(facts.tls ? { tls: facts.tlsInfo ? describeTls(facts.tlsInfo) : 'yes' } : {}),

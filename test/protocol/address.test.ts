@@ -68,6 +68,9 @@ describe('parsePath: refused paths', () => {
     ['<@example.com>', 'forward', /source route|expected/, false],
     ['<alice@example.com', 'forward', /missing ">"/, false],
     ['<al ice@example.com>', 'forward', /local part/, false],
+    // An ISO-8859-1 "é" (the octet E9) as the framer keeps it: not UTF-8 (RFC 6531 §3.3).
+    ['<caf\udce9@example.com>', 'forward', /not UTF-8/, false],
+    ['<bob@caf\udce9.example>', 'reverse', /not UTF-8/, false],
     ['<alice..b@example.com>', 'forward', /\.\./, false],
     ['<.alice@example.com>', 'forward', /not allowed/, false],
     ['<alice.@example.com>', 'forward', /end with/, false],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeBase64, decodeBase64Text, encodeBase64, encodeBase64Text } from '../../src/protocol/base64';
-import { isValidUtf8, utf8Decode, utf8Encode, utf8Length } from '../../src/protocol/utf8';
+import { isValidUtf8, utf8Decode, utf8DecodeKeepingBytes, utf8Encode, utf8Length } from '../../src/protocol/utf8';
 import { decodeLogin, decodePlain, encodeLogin, encodePlain, isSaslCancel, LoginPrompts, parsePlainMessage } from '../../src/protocol/sasl';
 
 describe('base64 (own implementation, checked against Node Buffer)', () => {
@@ -43,6 +43,27 @@ describe('base64 (own implementation, checked against Node Buffer)', () => {
   });
 });
 
+/**
+ * What utf8Encode writes, by Buffer: UTF-8 (a lone surrogate as U+FFFD), except that a lone
+ * U+DC80..U+DCFF is the octet it keeps (see utf8DecodeKeepingBytes). A low surrogate is lone
+ * unless a high surrogate comes just before it (a high one pairs only with what follows).
+ */
+function bufferEncodingKeepingBytes(text: string): Uint8Array {
+  const parts: Buffer[] = [];
+  let run = '';
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    const previous = i > 0 ? text.charCodeAt(i - 1) : 0;
+    const paired = previous >= 0xd800 && previous <= 0xdbff;
+    if (unit >= 0xdc80 && unit <= 0xdcff && !paired) {
+      parts.push(Buffer.from(run, 'utf8'), Buffer.from([unit & 0xff]));
+      run = '';
+    } else run += text[i];
+  }
+  parts.push(Buffer.from(run, 'utf8'));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
 describe('utf8 (own implementation, checked against Node Buffer)', () => {
   it('decodes random bytes exactly like Buffer, replacement characters included (property)', () => {
     fc.assert(
@@ -58,13 +79,34 @@ describe('utf8 (own implementation, checked against Node Buffer)', () => {
   it('encodes random strings, lone surrogates included, like Buffer and measures them (property)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 64 }), (text) => {
-        const expected = new Uint8Array(Buffer.from(text, 'utf8'));
+        const expected = bufferEncodingKeepingBytes(text);
         expect(utf8Encode(text)).toEqual(expected);
         expect(utf8Length(text)).toBe(expected.length);
         if (isValidUtf8(expected)) expect(utf8Decode(utf8Encode(text))).toBe(Buffer.from(expected).toString('utf8'));
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it('keeps the octets of invalid sequences: encoding the decoded text gives the same octets back (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const text = utf8DecodeKeepingBytes(bytes);
+        expect(utf8Encode(text)).toEqual(bytes);
+        expect(utf8Length(text)).toBe(bytes.length);
+        if (isValidUtf8(bytes)) expect(text).toBe(Buffer.from(bytes).toString('utf8'));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('keeps an ISO-8859-1 "é" as U+DCE9 (surrogateescape), not as U+FFFD', () => {
+    const latin1 = Uint8Array.from(Buffer.from('Caf\u00e9 cr\u00e8me', 'latin1'));
+    expect(utf8Decode(latin1)).toBe('Caf\ufffd cr\ufffdme');
+    expect(utf8DecodeKeepingBytes(latin1)).toBe('Caf\udce9 cr\udce8me');
+    expect(Buffer.from(utf8Encode(utf8DecodeKeepingBytes(latin1))).toString('latin1')).toBe('Caf\u00e9 cr\u00e8me');
+    // A truncated sequence keeps each of its octets.
+    expect(utf8DecodeKeepingBytes(Uint8Array.from([0x41, 0xe2, 0x82, 0x42]))).toBe('A\udce2\udc82B');
   });
 
   it.each([

@@ -54,3 +54,39 @@ describe('Python smtplib → greylisting', () => {
     expect(messages[0]!.content.toString()).toContain('Subject: greylisting\r\n');
   });
 });
+
+/** An ISO-8859-1 message, as bytes, with BODY=8BITMIME (RFC 6152): not UTF-8 anywhere. */
+const latin1Script = String.raw`
+import smtplib, sys
+port = int(sys.argv[1])
+message = "From: alice@example.com\r\nTo: bob@example.net\r\nSubject: menu\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nCaf\u00e9 cr\u00e8me, cr\u00eape \u00e0 la fran\u00e7aise.\r\n".encode('latin-1')
+with smtplib.SMTP('127.0.0.1', port, local_hostname='client.example', timeout=10) as smtp:
+    smtp.ehlo()
+    smtp.sendmail('alice@example.com', ['bob@example.net'], message, mail_options=['BODY=8BITMIME'])
+`;
+
+describe('Python smtplib → friendly, an 8-bit body in ISO-8859-1', () => {
+  let server: RunningSmtpd;
+  let maildir: string;
+  beforeAll(async () => {
+    requireCommand('python3', 'python3');
+    const dir = await temporaryMaildir();
+    maildir = dir.path;
+    server = await startSmtpd({ persona: 'friendly', port: 0, maildir });
+    return async () => {
+      await server.close();
+      await dir.remove();
+    };
+  });
+
+  it('stores the body byte for byte: the octets that are not UTF-8 are kept, not turned into U+FFFD', async () => {
+    const result = await run('python3', ['-c', latin1Script, String(server.port)], { timeoutMs: 30_000 });
+    expect(result.stderr).toBe('');
+    const messages = await deliveredMessages(maildir);
+    expect(messages).toHaveLength(1);
+    const stored = messages[0]!.content;
+    const body = Buffer.from('Café crème, crêpe à la française.\r\n', 'latin1');
+    expect(stored.subarray(stored.length - body.length)).toEqual(body);
+    expect(stored.includes(Buffer.from('\uFFFD', 'utf8'))).toBe(false);
+  });
+});

@@ -55,6 +55,25 @@ describe('smtpd on the wire (friendly)', () => {
     expect(message!.content.toString()).toBe('Subject: one write\r\n\r\nhello\r\n');
   });
 
+  it('refuses an address whose octets are not UTF-8 (RFC 6531 §3.3), and keeps an 8-bit body byte for byte', async () => {
+    const before = (await deliveredMessages(maildir.path)).length;
+    const probe = await open();
+    probe.write('EHLO client.example\r\n');
+    expect((await probe.reply()).code).toBe(250);
+    // "café" in ISO-8859-1: the é is the single octet E9, which is not UTF-8.
+    probe.write(Buffer.concat([Buffer.from('MAIL FROM:<caf'), Buffer.from([0xe9]), Buffer.from('@example.com> SMTPUTF8\r\n')]));
+    const refused = await probe.reply();
+    expect(refused.code).toBeGreaterThanOrEqual(500);
+    expect(refused.lines.join(' ')).toMatch(/not UTF-8/);
+    probe.write('MAIL FROM:<alice@example.com> BODY=8BITMIME\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n');
+    expect((await probe.replies(3)).map((r) => r.code)).toEqual([250, 250, 354]);
+    const body = Buffer.from('Subject: menu\r\n\r\nCr\u00eape \u00e0 la fran\u00e7aise\r\n', 'latin1');
+    probe.write(Buffer.concat([body, Buffer.from('.\r\n')]));
+    expect((await probe.reply()).code).toBe(250);
+    const [message] = await newMessages(before);
+    expect(message!.content.equals(body)).toBe(true);
+  });
+
   it('un-stuffs lines that begin with a dot, and keeps them otherwise intact', async () => {
     const before = (await deliveredMessages(maildir.path)).length;
     const probe = await open();
