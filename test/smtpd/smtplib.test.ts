@@ -23,22 +23,29 @@ for index, when in enumerate(attempts):
         print(json.dumps({"code": e.smtp_code, "message": e.smtp_error.decode()}), flush=True)
 `;
 
-describe('Python smtplib → greylisting', () => {
-  let server: RunningSmtpd;
-  let maildir: string;
+/** smtpd with `options` on an ephemeral port and a fresh maildir, for one describe block. */
+function serveForSmtplib(options: Omit<Parameters<typeof startSmtpd>[0], 'port' | 'maildir'>): { server: () => RunningSmtpd; maildir: () => string } {
+  let server: RunningSmtpd | undefined;
+  let maildir: string | undefined;
   beforeAll(async () => {
     requireCommand('python3', 'python3');
     const dir = await temporaryMaildir();
     maildir = dir.path;
-    server = await startSmtpd({ persona: 'greylisting', port: 0, maildir, greylistDelayMs: 1000 });
+    const running = await startSmtpd({ ...options, port: 0, maildir });
+    server = running;
     return async () => {
-      await server.close();
+      await running.close();
       await dir.remove();
     };
   });
+  return { server: () => server!, maildir: () => maildir! };
+}
+
+describe('Python smtplib → greylisting', () => {
+  const served = serveForSmtplib({ persona: 'greylisting', greylistDelayMs: 1000 });
 
   it('is deferred with 450/451 4.7.1, again on an immediate retry, and accepted after the delay', async () => {
-    const result = await run('python3', ['-c', attemptScript, String(server.port), 'now,now,later', '1.5'], { timeoutMs: 30_000 });
+    const result = await run('python3', ['-c', attemptScript, String(served.server().port), 'now,now,later', '1.5'], { timeoutMs: 30_000 });
     expect(result.stderr).toBe('');
     const attempts = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ok?: boolean; code?: number; message?: string });
     expect(attempts).toHaveLength(3);
@@ -49,7 +56,7 @@ describe('Python smtplib → greylisting', () => {
     expect([450, 451]).toContain(early!.code);
     expect(later).toEqual({ ok: true, refused: {} });
 
-    const messages = await deliveredMessages(maildir);
+    const messages = await deliveredMessages(served.maildir());
     expect(messages).toHaveLength(1);
     expect(messages[0]!.content.toString()).toContain('Subject: greylisting\r\n');
   });
@@ -66,23 +73,12 @@ with smtplib.SMTP('127.0.0.1', port, local_hostname='client.example', timeout=10
 `;
 
 describe('Python smtplib → friendly, an 8-bit body in ISO-8859-1', () => {
-  let server: RunningSmtpd;
-  let maildir: string;
-  beforeAll(async () => {
-    requireCommand('python3', 'python3');
-    const dir = await temporaryMaildir();
-    maildir = dir.path;
-    server = await startSmtpd({ persona: 'friendly', port: 0, maildir });
-    return async () => {
-      await server.close();
-      await dir.remove();
-    };
-  });
+  const served = serveForSmtplib({ persona: 'friendly' });
 
   it('stores the body byte for byte: the octets that are not UTF-8 are kept, not turned into U+FFFD', async () => {
-    const result = await run('python3', ['-c', latin1Script, String(server.port)], { timeoutMs: 30_000 });
+    const result = await run('python3', ['-c', latin1Script, String(served.server().port)], { timeoutMs: 30_000 });
     expect(result.stderr).toBe('');
-    const messages = await deliveredMessages(maildir);
+    const messages = await deliveredMessages(served.maildir());
     expect(messages).toHaveLength(1);
     const stored = messages[0]!.content;
     const body = Buffer.from('Café crème, crêpe à la française.\r\n', 'latin1');
