@@ -830,7 +830,11 @@ export function createWorld(options: WorldOptions = {}): World {
     let answered = false;
     /** Some entries ran out of hosts without such an answer. */
     let exhausted: HostFailure | undefined;
-    const work: HostStep[] = [{ index: 0, entries, lastFailure: undefined, plaintextOnly: false }];
+    // A destination that was dead at its last run (its rest is over) is probed with one message,
+    // as Postfix's queue manager opens a throttled destination with a single delivery: the rest
+    // wait for the probe's answer instead of riding into a session that will likely fail too.
+    let held = suspension !== undefined && entries.length > 1 ? entries.slice(1) : undefined;
+    const work: HostStep[] = [{ index: 0, entries: held ? entries.slice(0, 1) : entries, lastFailure: undefined, plaintextOnly: false }];
 
     const finish = () => {
       let next = suspension;
@@ -840,6 +844,18 @@ export function createWorld(options: WorldOptions = {}): World {
         // dead (like the message backoff), so queued mail does not hammer it.
         const wait = suspension ? Math.min(retryPolicy.maximalBackoffMs, suspension.wait * 2) : retryPolicy.minimalBackoffMs;
         next = { until: clock.now() + wait, wait, status: exhausted.status, diagnostic: exhausted.diagnostic };
+      }
+      if (held) {
+        const rest = held;
+        held = undefined;
+        if (next === undefined || next === suspension) {
+          // The probe got an answer: the destination lives, and the rest go now.
+          work.push({ index: 0, entries: rest, lastFailure: undefined, plaintextOnly: false });
+          nextStep();
+          return;
+        }
+        // Still dead: the rest wait with it, untried.
+        for (const entry of rest) settle(entry, verdictsFor(entry, 'deferred', { status: next.status, diagnostic: `delivery temporarily suspended: ${next.diagnostic}` }), 'suspended');
       }
       done(requeue, next);
     };
