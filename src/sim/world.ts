@@ -855,7 +855,8 @@ export function createWorld(options: WorldOptions = {}): World {
           return;
         }
         // Still dead: the rest wait with it, untried.
-        for (const entry of rest) settle(entry, verdictsFor(entry, 'deferred', { status: next.status, diagnostic: `delivery temporarily suspended: ${next.diagnostic}` }), 'suspended');
+        const why = { status: next.status, diagnostic: `delivery temporarily suspended: ${next.diagnostic}` };
+        for (const entry of rest) settle(entry, verdictsFor(entry, 'deferred', why), 'suspended');
       }
       done(requeue, next);
     };
