@@ -415,6 +415,28 @@ describe('client machine shadowing a learner', () => {
   }
   const verbs = (actor: ReturnType<typeof shadow>) => allowedNext(actor.getSnapshot()).map((s) => s.verb);
 
+  it('starts in shadow with no banner timeout armed: a learner may take their time', () => {
+    const clock = new VirtualClock();
+    const actor = createActor(clientMachine, { input: { mode: 'shadowing' }, clock });
+    actor.start();
+    expect(actor.getSnapshot().value).toBe('shadow');
+    // The machine starts where a driving session does (`greeting`, which arms RFC 5321's
+    // 5-minute banner wait) and leaves it in the same step: that wait must not survive.
+    expect(clock.pending()).toBe(0);
+    clock.advance(3_600_000);
+    expect(actor.getSnapshot().value).toBe('shadow');
+    actor.send(reply(Replies.greeting('mx1.example.net')));
+    expect(verbs(actor)).toContain('EHLO');
+  });
+
+  it('a driving session starts waiting for the banner, its timeout armed', () => {
+    const clock = new VirtualClock();
+    const actor = createActor(clientMachine, { input: { mode: 'driving', messages: [] }, clock });
+    actor.start();
+    expect(actor.getSnapshot().value).toBe('greeting');
+    expect(clock.pending()).toBe(1);
+  });
+
   it('follows the session from the wire and says what may come next', () => {
     const actor = shadow();
     expect(verbs(actor)).toEqual(['(wait)']);
