@@ -701,12 +701,33 @@ export function createWorld(options: WorldOptions = {}): World {
   /** Sends being queued together (`sendAll`): their first attempts wait for the end of the batch. */
   let holding = 0;
   /**
-   * While `sendAll` queues its messages: the new entries per destination, given to each queue
-   * in one `enqueue` at the end (an event per message would make the queue look again, and set
-   * its wait again, a thousand times for one moment). `last` orders the destinations.
+   * While `sendAll` queues its messages, or a run settles a batch of entries (whose bounces and
+   * delay warnings are new messages): the new entries per destination, given to each queue in
+   * one `enqueue` at the end (an event per message would make the queue look again, and set its
+   * wait again, once per message of the same moment). `last` orders the destinations.
    */
   let gathering: Map<DestinationQueue, { entries: QueueEntry[]; last: number }> | undefined;
   let gatheredCount = 0;
+
+  /**
+   * Run `queueSome` with the entries it queues gathered (see `gathering`), and hand them on when
+   * it is done: one arrival per destination, in the order of each one's last message. A queue's
+   * wait is set when entries arrive and waits due at the same moment run in the order they were
+   * set, so the destinations run as they would after arrivals one by one. Nothing else may set a
+   * timer inside `queueSome` (no session may start in it), or that order would change.
+   */
+  function gatheringArrivals<T>(queueSome: () => T): T {
+    if (gathering !== undefined) return queueSome();
+    gathering = new Map();
+    try {
+      return queueSome();
+    } finally {
+      const gathered = gathering;
+      gathering = undefined;
+      const arrivals = gathered.size === 1 ? [...gathered] : [...gathered].sort((a, b) => a[1].last - b[1].last);
+      for (const [destination, { entries }] of arrivals) destination.actor.send({ type: 'enqueue', entries });
+    }
+  }
   let advancing = 0;
   /** Messages with a recipient not yet delivered or failed. */
   let unsettled = 0;
@@ -803,7 +824,9 @@ export function createWorld(options: WorldOptions = {}): World {
       }
     };
     const settleAll = (outcome: 'failed' | 'deferred', failure: HostFailure, routeOutcome?: 'no-route' | 'suspended') => {
-      for (const entry of entries) settle(entry, verdictsFor(entry, outcome, failure), routeOutcome);
+      gatheringArrivals(() => {
+        for (const entry of entries) settle(entry, verdictsFor(entry, outcome, failure), routeOutcome);
+      });
     };
 
     if (entries.length === 0) {
@@ -856,7 +879,9 @@ export function createWorld(options: WorldOptions = {}): World {
         }
         // Still dead: the rest wait with it, untried.
         const why = { status: next.status, diagnostic: `delivery temporarily suspended: ${next.diagnostic}` };
-        for (const entry of rest) settle(entry, verdictsFor(entry, 'deferred', why), 'suspended');
+        gatheringArrivals(() => {
+          for (const entry of rest) settle(entry, verdictsFor(entry, 'deferred', why), 'suspended');
+        });
       }
       done(requeue, next);
     };
@@ -875,7 +900,9 @@ export function createWorld(options: WorldOptions = {}): World {
         // Every host failed at the connection or session level: wait and try again later.
         const why = lastFailure ?? { status: '4.4.1', diagnostic: `no MX host of ${domain} could be reached` };
         exhausted = why;
-        for (const entry of group) settle(entry, verdictsFor(entry, 'deferred', why));
+        gatheringArrivals(() => {
+          for (const entry of group) settle(entry, verdictsFor(entry, 'deferred', why));
+        });
         nextStep();
         return;
       }
@@ -959,59 +986,61 @@ export function createWorld(options: WorldOptions = {}): World {
           const decided = batch.map((_, i) => decidedRecipients(report.messages[i]!, report));
           let sessionFailure: { reply: Reply | undefined; trial: HostTrial; failure: HostFailure } | undefined;
           const sessionAnswered = decided.some((d) => d.length > 0);
-          for (let i = 0; i < batch.length; i++) {
-            const entry = batch[i]!;
-            const result = report.messages[i]!;
-            if (decided[i]!.length === 0) {
-              // A message the session never reached (it ended during an earlier transaction)
-              // goes to the same host on a new connection; with no answer at all, next host.
-              if (sessionAnswered && result.mailReply === undefined) {
-                unreached.push(entry);
+          gatheringArrivals(() => {
+            for (let i = 0; i < batch.length; i++) {
+              const entry = batch[i]!;
+              const result = report.messages[i]!;
+              if (decided[i]!.length === 0) {
+                // A message the session never reached (it ended during an earlier transaction)
+                // goes to the same host on a new connection; with no answer at all, next host.
+                if (sessionAnswered && result.mailReply === undefined) {
+                  unreached.push(entry);
+                  continue;
+                }
+                // Nothing reached a recipient-level answer: a session-level temporary failure.
+                const reply = result.recipients[0]?.reply;
+                // Every message of a session that failed this way (a 421 banner, a TLS policy
+                // failure, a timeout) shares the one reply: one trial and one failure serve them all.
+                if (sessionFailure === undefined || sessionFailure.reply !== reply) {
+                  const status = reply ? defaultStatus(reply) : '4.4.2';
+                  const diagnostic = report.tlsFailure
+                    ? `TLS is required for ${domain} but ${report.tlsFailure}`
+                    : reply
+                      ? `${host} said: ${shortReply(reply)}`
+                      : `lost connection with ${host}`;
+                  const trial: HostTrial = { host, at, connectionId, outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred', summary: diagnostic };
+                  const hostFailure: HostFailure = { status: report.tlsFailure ? '4.7.5' : status, diagnostic, host };
+                  if (reply) {
+                    trial.reply = reply;
+                    hostFailure.reply = reply;
+                  }
+                  sessionFailure = { reply, trial, failure: hostFailure };
+                }
+                noteTrial(entry, sessionFailure.trial);
+                undecided.push(entry);
+                failure = sessionFailure.failure;
                 continue;
               }
-              // Nothing reached a recipient-level answer: a session-level temporary failure.
-              const reply = result.recipients[0]?.reply;
-              // Every message of a session that failed this way (a 421 banner, a TLS policy
-              // failure, a timeout) shares the one reply: one trial and one failure serve them all.
-              if (sessionFailure === undefined || sessionFailure.reply !== reply) {
-                const status = reply ? defaultStatus(reply) : '4.4.2';
-                const diagnostic = report.tlsFailure
-                  ? `TLS is required for ${domain} but ${report.tlsFailure}`
-                  : reply
-                    ? `${host} said: ${shortReply(reply)}`
-                    : `lost connection with ${host}`;
-                const trial: HostTrial = { host, at, connectionId, outcome: report.tlsFailure ? 'tls-failed' : report.endedBy === 'timeout' ? 'timeout' : 'deferred', summary: diagnostic };
-                const hostFailure: HostFailure = { status: report.tlsFailure ? '4.7.5' : status, diagnostic, host };
-                if (reply) {
-                  trial.reply = reply;
-                  hostFailure.reply = reply;
-                }
-                sessionFailure = { reply, trial, failure: hostFailure };
+              answered = true;
+              const delivered = result.recipients.filter((r) => r.status === 'delivered').length;
+              const outcome: HostTrial['outcome'] =
+                delivered === result.recipients.length ? 'delivered' : delivered > 0 ? 'partial' : result.recipients.some((r) => r.status === 'deferred') ? 'deferred' : 'failed';
+              const lastReply = result.dataReply ?? result.recipients.find((r) => r.reply)?.reply;
+              const trial: HostTrial = { host, at, connectionId, outcome, summary: summarize(host, result.recipients, report) };
+              if (lastReply) trial.reply = lastReply;
+              if (report.downgraded || plaintextOnly) trial.downgraded = true;
+              noteTrial(entry, trial);
+              for (const r of result.recipients) {
+                if (r.status === 'delivered') append({ kind: 'delivery', messageId: entry.messageId, recipient: r.address, mailbox: r.address }, host);
               }
-              noteTrial(entry, sessionFailure.trial);
-              undecided.push(entry);
-              failure = sessionFailure.failure;
-              continue;
+              settle(
+                entry,
+                result.recipients.map((r) => verdictOf(r, host)),
+                undefined,
+                report,
+              );
             }
-            answered = true;
-            const delivered = result.recipients.filter((r) => r.status === 'delivered').length;
-            const outcome: HostTrial['outcome'] =
-              delivered === result.recipients.length ? 'delivered' : delivered > 0 ? 'partial' : result.recipients.some((r) => r.status === 'deferred') ? 'deferred' : 'failed';
-            const lastReply = result.dataReply ?? result.recipients.find((r) => r.reply)?.reply;
-            const trial: HostTrial = { host, at, connectionId, outcome, summary: summarize(host, result.recipients, report) };
-            if (lastReply) trial.reply = lastReply;
-            if (report.downgraded || plaintextOnly) trial.downgraded = true;
-            noteTrial(entry, trial);
-            for (const r of result.recipients) {
-              if (r.status === 'delivered') append({ kind: 'delivery', messageId: entry.messageId, recipient: r.address, mailbox: r.address }, host);
-            }
-            settle(
-              entry,
-              result.recipients.map((r) => verdictOf(r, host)),
-              undefined,
-              report,
-            );
-          }
+          });
           nextConnection();
         });
       };
@@ -1226,24 +1255,14 @@ export function createWorld(options: WorldOptions = {}): World {
       // Every input is checked before any is queued: a bad one loses nothing and queues nothing.
       for (const input of inputs) checkSendInput(input);
       holding += 1;
-      const outermost = gathering === undefined;
-      if (outermost) gathering = new Map();
       let handles: DeliveryHandle[];
       try {
-        handles = inputs.map((input) =>
-          handleOf(enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA, dsnRequest: dsnRequestOfInput(input) })),
+        handles = gatheringArrivals(() =>
+          inputs.map((input) =>
+            handleOf(enqueue({ from: input.from, to: input.to, content: compose(input, messageCount + 1), origin: WORLD_MTA, dsnRequest: dsnRequestOfInput(input) })),
+          ),
         );
       } finally {
-        if (outermost) {
-          const gathered = gathering!;
-          gathering = undefined;
-          // One arrival per destination with all its entries, in the order of each one's last
-          // message: a queue's wait is set when entries arrive, waits due at the same moment run
-          // in the order they were set, so the destinations run as after sends one by one.
-          for (const [destination, { entries }] of [...gathered].sort((a, b) => a[1].last - b[1].last)) {
-            destination.actor.send({ type: 'enqueue', entries });
-          }
-        }
         holding -= 1;
       }
       // The first attempts run now, together: the queues were waiting for the end of this moment.

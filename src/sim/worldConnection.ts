@@ -191,7 +191,12 @@ export class ServerEnd {
       const plan = implicitTlsPlan(options.backend);
       this.plannedHandshake = plan === 'refused' ? 'fail' : plan;
     }
-    this.actor.on('*', (event: ServerEmitted) => this.onServerEvent(event));
+    // The events this end acts on, each by name: an `accepted` (the persona has stored the
+    // message already) then finds no listener, and XState drops it without a call.
+    const onServerEvent = (event: ServerEmitted) => this.onServerEvent(event);
+    this.actor.on('reply', onServerEvent);
+    this.actor.on('starttls', onServerEvent);
+    this.actor.on('close', onServerEvent);
     // XState tells observers after a step's emitted events: the replies of the step are all out.
     this.actor.subscribe({ next: () => this.endOfStep() });
     this.log({ kind: 'connection', connectionId: this.connectionId, client: options.peer.address, port: options.port, outcome: 'connected' });
@@ -362,8 +367,6 @@ export class ServerEnd {
         break;
       case 'close':
         this.end('server', event.reason);
-        break;
-      case 'accepted':
         break;
     }
   }
