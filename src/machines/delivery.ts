@@ -430,7 +430,7 @@ function arrivingEntries(event: DestinationEvent): readonly QueueEntry[] {
 function lookAgain(from: 'root' | 'delivering') {
   // Targets are written from where the transition is declared: the machine's root, or a state.
   const state = (name: 'idle' | 'delivering' | 'waiting') => (from === 'root' ? (`.${name}` as const) : name);
-  const actions = from === 'root' ? (['takeArriving'] as const) : (['endRun', 'takeArriving'] as const);
+  const actions = from === 'root' ? (['takeArriving'] as const) : (['endRun'] as const);
   return [
     { guard: 'nothingLeft' as const, target: state('idle'), actions },
     { guard: 'dueNow' as const, target: state('delivering'), reenter: true, actions },
@@ -468,7 +468,13 @@ const destinationQueueSetup = setup({
       const now = context.now();
       return { inFlight: context.queued.filter((e) => e.dueAt <= now), queued: context.queued.filter((e) => e.dueAt > now), runs: context.runs + 1 };
     }),
-    endRun: assign(({ event }) => (event.type === 'run.done' ? { inFlight: [], suspension: event.suspension } : {})),
+    /**
+     * The run is over: its entries are out of flight, the suspension is as it left it, and its
+     * leftovers join the queue, in one assign (each assign makes a new snapshot of the queue).
+     */
+    endRun: assign(({ context, event }) =>
+      event.type === 'run.done' ? { inFlight: [], suspension: event.suspension, queued: context.queued.concat(event.requeue) } : {},
+    ),
     /**
      * Hand the run to the transport. Provided as `requestRun` by whoever listens for `run`
      * (the world): `destinationQueueMachine.provide({ actions: { startRun: requestRun } })`.
