@@ -724,8 +724,12 @@ export function createWorld(options: WorldOptions = {}): World {
     } finally {
       const gathered = gathering;
       gathering = undefined;
-      const arrivals = gathered.size === 1 ? [...gathered] : [...gathered].sort((a, b) => a[1].last - b[1].last);
-      for (const [destination, { entries }] of arrivals) destination.actor.send({ type: 'enqueue', entries });
+      // Most batches a run settles queue nothing new (no bounce, no warning).
+      if (gathered.size === 1) {
+        for (const [destination, { entries }] of gathered) destination.actor.send({ type: 'enqueue', entries });
+      } else if (gathered.size > 1) {
+        for (const [destination, { entries }] of [...gathered].sort((a, b) => a[1].last - b[1].last)) destination.actor.send({ type: 'enqueue', entries });
+      }
     }
   }
   let advancing = 0;
