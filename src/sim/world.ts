@@ -14,7 +14,7 @@
  * greylisting and rate limits remember earlier connections. Bounces are RFC 3464 DSNs sent back
  * through the same queue to the sender's domain, from `<>` (RFC 5321 §4.5.5).
  */
-import { createActor } from 'xstate';
+import { createActor, type InspectionEvent } from 'xstate';
 import {
   deferEntry,
   destinationQueueMachine,
@@ -61,6 +61,11 @@ export interface WorldOptions {
   epoch?: number;
   /** How long the sending MTA waits for a TCP connection (Postfix smtp_connect_timeout: 30s). */
   connectTimeoutMs?: number;
+  /**
+   * Hears XState's inspection events of every actor the world runs (destination queues, server
+   * and client sessions): for counting a run's transitions, or following a machine step by step.
+   */
+  inspect?: (event: InspectionEvent) => void;
 }
 
 /**
@@ -448,6 +453,8 @@ export function createWorld(options: WorldOptions = {}): World {
   const rng: Rng = mulberry32(seed);
   const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+  /** The `inspect` option of every actor made here (none unless asked: inspection costs). */
+  const inspecting = options.inspect ? { inspect: options.inspect } : {};
   const hosts: Record<string, SimHost> = {};
   for (const [name, spec] of Object.entries(options.hosts ?? defaultHosts)) hosts[normalizeName(name)] = { ...spec };
   const backends = new Map<string, PersonaBackend>();
@@ -657,6 +664,7 @@ export function createWorld(options: WorldOptions = {}): World {
       log,
       onEnded: () => collectLaterBounces(name),
       implicitTls: connectOptions.implicitTls ?? port === 465,
+      ...inspecting,
     });
     return { ok: true, connection };
   }
@@ -740,7 +748,7 @@ export function createWorld(options: WorldOptions = {}): World {
     const key = `${origin.hostname} ${origin.address} ${domain}`;
     let queue = destinations.get(key);
     if (queue) return queue;
-    const actor = createActor(transportedQueueMachine, { input: { destination: domain, now: () => clock.now(), held: () => holding > 0 || advancing > 0 }, clock });
+    const actor = createActor(transportedQueueMachine, { input: { destination: domain, now: () => clock.now(), held: () => holding > 0 || advancing > 0 }, clock, ...inspecting });
     const created: DestinationQueue = { key, domain, origin, actor };
     actor.on('run', (run) => runDestination(created, run.entries, run.suspension, (requeue, suspension) => actor.send({ type: 'run.done', requeue, suspension })));
     destinations.set(key, created);
@@ -1046,7 +1054,7 @@ export function createWorld(options: WorldOptions = {}): World {
             }
           });
           nextConnection();
-        });
+        }, options.inspect);
       };
       nextConnection();
     };

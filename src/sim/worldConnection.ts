@@ -7,7 +7,7 @@
  * virtual time, and `net/simLink.ts` adds the asynchrony of a socket for interactive use.
  */
 import type { CertificateReport, TlsReport } from '../protocol/tls';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { serverMachine, type LineEvent, type ServerEmitted } from '../machines/server';
 import { clientMachine, type ClientInput, type ClientReport, type TlsOutcome } from '../machines/client';
 import { implicitTlsPlan, type ServerBackend, type TlsHandshakePlan } from '../machines/backend';
@@ -108,6 +108,8 @@ export interface ServerEndOptions {
    * until it is done; the session then starts already inside TLS.
    */
   implicitTls?: boolean;
+  /** XState's inspection of the server session (see `WorldOptions.inspect`). */
+  inspect?: (event: InspectionEvent) => void;
 }
 
 type ReplyListener = (reply: Reply, wire: string) => void;
@@ -186,6 +188,7 @@ export class ServerEnd {
     this.actor = createActor(serverMachine, {
       input: { backend: options.backend, peer: options.peer, ...(options.implicitTls ? { implicitTls: true } : {}) },
       clock: options.clock,
+      ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     if (options.implicitTls) {
       const plan = implicitTlsPlan(options.backend);
@@ -443,8 +446,14 @@ export class ServerEnd {
  * Drive a client session machine against a server end, synchronously where the wire allows
  * and in virtual time where it does not (delays and timeouts ride the world's clock).
  */
-export function runClientSession(server: ServerEnd, input: ClientInput, clock: VirtualClock, done: (report: ClientReport) => void): void {
-  const client = createActor(clientMachine, { input: { ...input, mode: 'driving' }, clock });
+export function runClientSession(
+  server: ServerEnd,
+  input: ClientInput,
+  clock: VirtualClock,
+  done: (report: ClientReport) => void,
+  inspect?: (event: InspectionEvent) => void,
+): void {
+  const client = createActor(clientMachine, { input: { ...input, mode: 'driving' }, clock, ...(inspect ? { inspect } : {}) });
   let finished = false;
   const finish = () => {
     if (finished) return;

@@ -8,7 +8,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { assign, createActor, emit, setup } from 'xstate';
 import { createWorld } from '../../src/sim/world';
+import { VirtualClock } from '../../src/sim/clock';
 import { runClientSession } from '../../src/sim/worldConnection';
 import { worldDomains } from '../../src/sim/topology';
 import { repeat, summarize } from './stats';
@@ -58,6 +60,63 @@ function fiveDays(): RunResult {
 }
 
 /**
+ * The same run, untimed, with XState's inspection on: how many transitions (microsteps) every
+ * machine takes, and how many actors the world makes. Unlike times, these counts do not move
+ * with the machine's load: they show whether a change made the run do less.
+ */
+function countTransitions(): { microsteps: number; actors: number } {
+  const pool = recipients();
+  let microsteps = 0;
+  let actors = 0;
+  const world = createWorld({
+    seed: 42,
+    inspect: (event) => {
+      if (event.type === '@xstate.microstep') microsteps += 1;
+      else if (event.type === '@xstate.actor') actors += 1;
+    },
+  });
+  world.sendAll(Array.from({ length: MESSAGES }, (_, i) => ({ from: 'alice@example.com', to: [pool[i % pool.length]!], subject: `message ${i}` })));
+  world.advance(FIVE_DAYS + 3_600_000);
+  return { microsteps, actors };
+}
+
+/**
+ * XState's own floor on this machine, measured in the same run: a two-state machine whose every
+ * transition does what a session machine's does (an assign, an emitted event, a reply timeout
+ * armed on the same virtual clock), stepped in sessions of 24 transitions. Returns µs per
+ * transition, actor creation included.
+ */
+function bareTransitions(sessions: number): number {
+  const clock = new VirtualClock();
+  const machine = setup({
+    types: { context: {} as { n: number; name: string; pipelining: boolean; tls: string }, events: {} as { type: 'go' } },
+    actions: { count: assign(({ context }) => ({ n: context.n + 1 })), write: emit({ type: 'send' as const, text: 'NOOP\r\n' }) },
+    delays: { commandTimeout: () => 300_000 },
+  }).createMachine({
+    context: { n: 0, name: 'client.example', pipelining: true, tls: 'none' },
+    initial: 'a',
+    states: {
+      a: { on: { go: { target: 'b', actions: ['count', 'write'] } }, after: { commandTimeout: 'done' } },
+      b: { on: { go: { target: 'a', actions: ['count', 'write'] } }, after: { commandTimeout: 'done' } },
+      done: { type: 'final' },
+    },
+  });
+  const started = performance.now();
+  let written = 0;
+  for (let s = 0; s < sessions; s++) {
+    const actor = createActor(machine, { clock });
+    actor.on('send', () => {
+      written += 1;
+    });
+    actor.start();
+    for (let i = 0; i < 24; i++) actor.send({ type: 'go' });
+    actor.stop();
+  }
+  if (written !== sessions * 24) throw new Error(`bare machine wrote ${written} times, expected ${sessions * 24}`);
+  return ((performance.now() - started) * 1000) / (sessions * 24);
+}
+
+/**
  * Sessions run directly against a friendly server, without the queue: `count` sessions (banner,
  * EHLO, STARTTLS, EHLO, then `perSession` MAIL/RCPT/DATA transactions, QUIT). Returns ms per
  * session.
@@ -102,6 +161,9 @@ export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow
   const count = quick ? 200 : 1000;
   const perSession = await repeat(() => directSessions(count, 1), { warmup: 1, repetitions: quick ? 1 : 5 });
   const perTenSession = await repeat(() => directSessions(count / 10, 10), { warmup: 1, repetitions: quick ? 1 : 5 });
+  log('virtual time: transitions per run, and XState alone');
+  const counted = countTransitions();
+  const floor = await repeat(() => bareTransitions(quick ? 100 : 500), { warmup: 1, repetitions: quick ? 1 : 5 });
   const r = last!;
   // The same work without the queue: as many sessions, each paying its setup (EHLO, STARTTLS,
   // QUIT), and as many transactions, each at what one more costs on an open connection.
@@ -117,6 +179,14 @@ export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow
     measuredRow(SECTION, 'the same five days, first run in a fresh process (compiling, heap growing)', summarize([cold.ms]), 'ms', { note: 'not compared with the target: one cold run' }),
     measuredRow(SECTION, 'one full simulated session with one transaction (client + server machines, STARTTLS, no queue)', perSession, 'ms'),
     measuredRow(SECTION, 'one more transaction on an open connection', summarize([extraTransactionMs]), 'ms', { note: 'from sessions of 10 transactions against sessions of 1, same run' }),
+    measuredRow(SECTION, 'XState transitions in the five days (microsteps after each actor has started)', summarize([counted.microsteps]), 'transitions', {
+      note: `${counted.actors} actors (a client and a server per session, a queue per destination); counted, not timed: the same on any machine`,
+    }),
+    measuredRow(SECTION, 'the five days per transition', summarize(run.samples.map((ms) => (ms * 1000) / counted.microsteps)), 'µs', {
+      anchor: 'one transition of a bare XState machine (an assign, an emitted event, a timeout armed), same run',
+      anchorMedian: floor.median,
+      note: 'the ratio says how much the world, the protocol and the queue add to what XState alone costs per step',
+    }),
   ];
 }
 
