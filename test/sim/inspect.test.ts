@@ -13,7 +13,7 @@ function stepsOf(events: InspectionEvent[]): Step[] {
   const steps: Step[] = [];
   for (const event of events) {
     if (event.type !== '@xstate.microstep') continue;
-    const snapshot = event.snapshot as { value: unknown; machine?: { id: string } };
+    const snapshot = event.snapshot as unknown as { value: unknown; machine?: { id: string } };
     steps.push({ machine: snapshot.machine?.id ?? '?', value: snapshot.value });
   }
   return steps;
