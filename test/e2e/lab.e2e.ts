@@ -174,6 +174,30 @@ describe('a learner at the page, in Chromium', () => {
     await page.context().close();
   });
 
+  it('shows five days of retries to a DANE failure as a few rows, the repeats folded and still there', async () => {
+    const page = await openLab(1280, 800, 'light');
+    await say(page, 'send --from alice@example.com --to ann@dane.example --speed 50', /ann@dane\.example: deferred 4\.7\.5/);
+    await say(page, 'clock +5d', /delivered to the mailbox of alice@example\.com/);
+    await page.getByRole('tab', { name: 'Delivery' }).click();
+    const message = page.locator('#panel-timeline').getByRole('article', { name: /Delivery of/ }).filter({ hasText: 'ann@dane.example' });
+    const fold = message.locator('li.repeats');
+    await fold.waitFor();
+    // About a hundred rounds with the same answer, at Postfix's longest backoff (4000 s).
+    const summary = (await fold.locator('summary').textContent())!.replace(/\s+/g, ' ');
+    expect(summary).toMatch(/attempts \d+–\d+: the same again, (9\d|1\d\d) times, every 1h 7m \(the backoff has stopped growing\)/);
+    expect(await message.locator('li.attempt').count()).toBeLessThan(15);
+    // The page stays a page: before the fold it was some 14,000 pixels tall.
+    expect(await page.evaluate(() => document.documentElement.scrollHeight)).toBeLessThan(2500);
+    // Nothing is lost: the folded attempts open with their times.
+    expect(await fold.locator('ol li').first().isVisible()).toBe(false);
+    await fold.locator('summary').click();
+    await expect.poll(() => fold.locator('ol li').first().isVisible()).toBe(true);
+    expect(await fold.locator('ol li').count()).toBeGreaterThan(90);
+    await fold.locator('summary').click();
+    await screenshot(page, 'five-days-folded-desktop-light');
+    await page.context().close();
+  });
+
   it('shows a broken STARTTLS handshake with openssl s_client', async () => {
     const page = await openLab(390, 844, 'light');
     await say(page, 'openssl s_client -starttls smtp -connect mx.tls-handshake.example:25', /TLS handshake failed/);

@@ -1,0 +1,100 @@
+/**
+ * The rows of one message's delivery timeline, as the Delivery panel draws them. A message to a
+ * destination that never answers is tried about every hour for five days (RFC 5321 §4.5.4.1
+ * asks for "at least 4-5 days"; the world backs off like Postfix, up to 4000 s): a hundred
+ * rounds with the same answer. Those read better as what they are, one failure repeated at the
+ * longest backoff, so a run of rounds with the same answers, the same wait apart, is folded
+ * into one row between its first and its last round. The rounds while the backoff still grows
+ * (5 min, 10 min, 20 min, ...) stay in view: they are the lesson. The folded attempts stay in
+ * the row, for a learner who opens it.
+ */
+import type { DeliveryAttempt } from './types';
+
+export type TimelineRow =
+  | {
+      kind: 'attempt';
+      attempt: DeliveryAttempt;
+      /** Virtual time since the previous attempt (or since the message was queued). */
+      waitedMs: number;
+      /** Not the first attempt: the wait was the retry backoff. */
+      retry: boolean;
+    }
+  | {
+      kind: 'repeats';
+      /** Every attempt of the folded rounds, in order. */
+      attempts: readonly DeliveryAttempt[];
+      firstAttempt: number;
+      lastAttempt: number;
+      rounds: number;
+      /** The waits before each folded round (from the round before it). */
+      shortestWaitMs: number;
+      longestWaitMs: number;
+    };
+
+/** Fewer identical rounds than this in a row are drawn as they are. */
+export const FOLD_AT = 4;
+
+/** The attempts of one retry round: consecutive attempts with the same number (one per host tried). */
+function roundsOf(attempts: readonly DeliveryAttempt[]): DeliveryAttempt[][] {
+  const rounds: DeliveryAttempt[][] = [];
+  for (const attempt of attempts) {
+    const current = rounds.at(-1);
+    if (current && current[0]!.attempt === attempt.attempt) current.push(attempt);
+    else rounds.push([attempt]);
+  }
+  return rounds;
+}
+
+/** What a round found, host by host: rounds with the same answers are the same failure again. */
+function answerOf(round: readonly DeliveryAttempt[]): string {
+  return round.map((a) => `${a.host ?? ''}\u0000${a.outcome}\u0000${a.summary}`).join('\u0001');
+}
+
+export function timelineRows(queuedAt: number, attempts: readonly DeliveryAttempt[]): TimelineRow[] {
+  const rows: TimelineRow[] = [];
+  let previousTime = queuedAt;
+  let index = 0;
+  const pushRound = (round: readonly DeliveryAttempt[]) => {
+    for (const attempt of round) {
+      rows.push({ kind: 'attempt', attempt, waitedMs: attempt.time - previousTime, retry: index > 0 });
+      previousTime = attempt.time;
+      index += 1;
+    }
+  };
+  const rounds = roundsOf(attempts);
+  /** The wait before round `k`: from the end of the round before it. */
+  const waitBefore = (k: number) => rounds[k]![0]!.time - rounds[k - 1]!.at(-1)!.time;
+  for (let r = 0; r < rounds.length; ) {
+    // The run of rounds with this one's answers, each the same wait after the one before it.
+    let end = r + 1;
+    while (end < rounds.length && answerOf(rounds[end]!) === answerOf(rounds[r]!) && (end === r + 1 || waitBefore(end) === waitBefore(r + 1))) end += 1;
+    if (end - r < FOLD_AT) {
+      for (let k = r; k < end; k++) pushRound(rounds[k]!);
+    } else {
+      // The first and the last round as they are; the ones between them in one row.
+      pushRound(rounds[r]!);
+      const folded = rounds.slice(r + 1, end - 1);
+      let shortest = Infinity;
+      let longest = 0;
+      for (const round of folded) {
+        const wait = round[0]!.time - previousTime;
+        shortest = Math.min(shortest, wait);
+        longest = Math.max(longest, wait);
+        previousTime = round.at(-1)!.time;
+        index += round.length;
+      }
+      rows.push({
+        kind: 'repeats',
+        attempts: folded.flat(),
+        firstAttempt: folded[0]![0]!.attempt,
+        lastAttempt: folded.at(-1)![0]!.attempt,
+        rounds: folded.length,
+        shortestWaitMs: shortest,
+        longestWaitMs: longest,
+      });
+      pushRound(rounds[end - 1]!);
+    }
+    r = end;
+  }
+  return rows;
+}
