@@ -142,6 +142,8 @@ export interface DeliveryHandle {
   timeline(): TimelineEntry[];
   /** DSNs the sending MTA wrote about this message (failed, delayed, and relayed when NOTIFY asked for SUCCESS). */
   readonly dsns: readonly DsnRecord[];
+  /** When this message is itself a DSN (from <>, written by the world's MTA or a receiving host): its Action. */
+  readonly report?: DsnRecord['action'];
   /**
    * Bounces by receiving hosts that had accepted the message (the `bouncer`): to the sending
    * MTA those recipients are delivered, but the mail went no further.
@@ -379,6 +381,8 @@ interface QueuedMessage {
   /** RET, ENVID, NOTIFY and ORCPT, when the sender gave any (RFC 3461). */
   dsnRequest: DsnRequest | undefined;
   dsns: DsnRecord[];
+  /** This message is a DSN with this Action (RFC 3464 §2.3.3). */
+  report: DsnRecord['action'] | undefined;
   /** The queue file: recipients' states and the timeline. */
   record: MessageRecord;
   settled: boolean;
@@ -635,7 +639,7 @@ export function createWorld(options: WorldOptions = {}): World {
           // RFC 3461 §4.3: RET=FULL returns the whole message; RET=HDRS, or none, the header only.
           ...(ret === 'FULL' ? { returnContent: 'full' as const } : {}),
         });
-        enqueue({ from: '', to: [sender], content: dsn.text, origin: { hostname: hostName, address: hosts[hostName]?.addresses[0] ?? WORLD_MTA.address } });
+        enqueue({ from: '', to: [sender], content: dsn.text, origin: { hostname: hostName, address: hosts[hostName]?.addresses[0] ?? WORLD_MTA.address }, report: 'failed' });
       });
     }
   }
@@ -1110,7 +1114,7 @@ export function createWorld(options: WorldOptions = {}): World {
       ...(request?.ret === 'FULL' && action === 'failed' ? { returnContent: 'full' as const } : {}),
     });
     message.dsns.push({ action, at: now, recipients: verdicts.map((v) => v.address), text: dsn.text, reportingMta: message.origin.hostname });
-    enqueue({ from: '', to: [message.from], content: dsn.text, origin: message.origin });
+    enqueue({ from: '', to: [message.from], content: dsn.text, origin: message.origin, report: action });
   }
 
   function onQueueNotice(message: QueuedMessage, notice: QueueNotice): void {
@@ -1139,13 +1143,33 @@ export function createWorld(options: WorldOptions = {}): World {
     }
   }
 
-  function enqueue(spec: { from: string; to: string[]; content: string; origin: { hostname: string; address: string }; dsnRequest?: DsnRequest | undefined }): QueuedMessage {
+  function enqueue(spec: {
+    from: string;
+    to: string[];
+    content: string;
+    origin: { hostname: string; address: string };
+    dsnRequest?: DsnRequest | undefined;
+    report?: DsnRecord['action'];
+  }): QueuedMessage {
     messageCount += 1;
     const id = `q${messageCount}`;
     const messageId = messageIdOf(spec.content) ?? `<${id}@${spec.origin.hostname}>`;
     const now = clock.now();
     const record = openMessageRecord({ messageId: id, from: spec.from, recipients: spec.to, arrivalAt: now, retry: retryPolicy });
-    const message: QueuedMessage = { id, messageId, from: spec.from, to: [...spec.to], content: spec.content, arrivalAt: now, origin: spec.origin, dsnRequest: spec.dsnRequest, dsns: [], record, settled: false };
+    const message: QueuedMessage = {
+      id,
+      messageId,
+      from: spec.from,
+      to: [...spec.to],
+      content: spec.content,
+      arrivalAt: now,
+      origin: spec.origin,
+      dsnRequest: spec.dsnRequest,
+      dsns: [],
+      report: spec.report,
+      record,
+      settled: false,
+    };
     queue.push(message);
     byId.set(id, message);
     unsettled += 1;
@@ -1207,6 +1231,7 @@ export function createWorld(options: WorldOptions = {}): World {
       recipients: () => record.recipients.slice(),
       timeline: () => record.timeline.slice(),
       dsns: message.dsns,
+      ...(message.report ? { report: message.report } : {}),
       laterBounces: () => laterBouncesByMessageId.get(message.messageId)?.slice() ?? [],
       nextAttemptAt: () => (message.settled ? undefined : nextAttemptOf(record)),
       nextAttemptFor: (address) => record.nextAttempts.get(domainOfAddress(address)),

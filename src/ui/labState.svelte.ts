@@ -77,6 +77,16 @@ const ATTEMPT_OUTCOME: Readonly<Record<string, AttemptOutcome>> = {
   skipped: 'failed',
 };
 
+/**
+ * A DSN in the queue, by its Action (RFC 3464 §2.3.3): a learner who sent to one address sees a
+ * message to another, from <>, and should know why.
+ */
+const REPORT_WORDS = {
+  failed: 'a bounce (DSN) to the sender',
+  delayed: 'a delay warning (DSN) to the sender',
+  relayed: 'a success report (DSN) to the sender',
+} as const;
+
 /** MX answers (`10 mx1.example.net.`) in the order a sender tries them: lowest preference first. */
 export function mxOrder(answers: readonly string[]): { host: string; preference: number }[] {
   const parsed: { host: string; preference: number }[] = [];
@@ -328,6 +338,7 @@ export class LabState {
       lab.mode === 'sim'
         ? lab.world.deliveries().flatMap((handle) => {
             const laterBounces = handle.laterBounces();
+            const about = handle.report ? REPORT_WORDS[handle.report] : undefined;
             return handle.recipients().map((r) => {
               // Delivered to the next hop, which bounced it afterwards: the queue is done with it, the mail is not.
               const later = r.status === 'delivered' && laterBounces.some((b) => b.recipient === r.address);
@@ -336,6 +347,7 @@ export class LabState {
                 to: r.address,
                 status: later ? 'delivered, then bounced' : r.status === 'failed' ? 'bounced' : r.status,
                 tone: (later ? 'permanent' : r.status === 'delivered' ? 'positive' : r.status === 'failed' ? 'permanent' : 'transient') as LineTone,
+                ...(about ? { about } : {}),
               };
             });
           })

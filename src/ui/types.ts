@@ -64,7 +64,14 @@ export interface MachineViewData {
   /** What the server said last, and to which command; the server machine's state when simulated. */
   readonly server?: { readonly lastReply: string; readonly answered: string; readonly tone: LineTone; readonly state?: string };
   /** The sending MTA's queue (the autopilot's messages). */
-  readonly queue: readonly { readonly id: string; readonly to: string; readonly status: string; readonly tone: LineTone }[];
+  readonly queue: readonly {
+    readonly id: string;
+    readonly to: string;
+    readonly status: string;
+    readonly tone: LineTone;
+    /** What the message is when the learner did not write it: a DSN the sending MTA sent back. */
+    readonly about?: string;
+  }[];
 }
 
 export interface DnsLookupView {

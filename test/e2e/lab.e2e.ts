@@ -195,6 +195,14 @@ describe('a learner at the page, in Chromium', () => {
     expect(await fold.locator('ol li').count()).toBeGreaterThan(90);
     await fold.locator('summary').click();
     await screenshot(page, 'five-days-folded-desktop-light');
+    // The queue names the two messages to alice that the learner never wrote.
+    await page.getByRole('tab', { name: 'What next' }).click();
+    const queue = (await page.locator('ul.queue li').allTextContents()).map((item) => item.replace(/\s+/g, ' ').trim());
+    expect(queue).toEqual([
+      'ann@dane.example bounced',
+      'alice@example.com delivered a delay warning (DSN) to the sender',
+      'alice@example.com delivered a bounce (DSN) to the sender',
+    ]);
     await page.context().close();
   });
 

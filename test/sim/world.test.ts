@@ -256,3 +256,21 @@ describe('nothing lost', () => {
     );
   }, 300_000);
 });
+
+describe('DSNs in the queue say what they are', () => {
+  it('a bounce, a delay warning and a receiving host’s later bounce carry their Action; mail a learner sent carries none', () => {
+    const world = createWorld({ seed: 5 });
+    world.sendAll([
+      { from: 'alice@example.com', to: ['nobody@nullmx.example'] },
+      { from: 'alice@example.com', to: ['ann@dane.example'] },
+      { from: 'alice@example.com', to: ['ann@bounce.example'] },
+    ]);
+    world.advance(5 * 3_600_000);
+    const byFrom = world.deliveries().map((h) => ({ from: h.from, report: h.report, to: h.to.join(',') }));
+    expect(byFrom.filter((h) => h.from !== '').every((h) => h.report === undefined)).toBe(true);
+    const reports = byFrom.filter((h) => h.from === '').map((h) => h.report);
+    // Null MX: bounced at once; DANE: a delay warning after 4 hours; the bouncer: failed after acceptance.
+    expect(reports.sort()).toEqual(['delayed', 'failed', 'failed']);
+    expect(byFrom.filter((h) => h.from === '').every((h) => h.to === 'alice@example.com')).toBe(true);
+  });
+});
