@@ -409,12 +409,12 @@ function decidedRecipients(result: MessageResult, report: ClientReport): Recipie
   );
 }
 
-/** The same verdict for every recipient of an entry (a route failure, a host failure). */
 /** The Message-ID field of a message (RFC 5322 §3.6.4), if it has one. */
 function messageIdOf(content: string): string | undefined {
   return /^Message-ID:\s*(.+)$/im.exec(content)?.[1]?.trim();
 }
 
+/** The same verdict for every recipient of an entry (a route failure, a host failure). */
 function verdictsFor(entry: QueueEntry, outcome: 'failed' | 'deferred', failure: { status: string; diagnostic: string; reply?: Reply; host?: string }): RecipientVerdict[] {
   // A dead destination gets here for every entry of every run: a plain loop into a list of the
   // right length.
