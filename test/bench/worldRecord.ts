@@ -11,14 +11,12 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createWorld } from '../../src/sim/world';
-import { worldDomains } from '../../src/sim/topology';
+import { runFiveDays } from './virtualTime';
 
 /** The same world, messages and five days as the bench's section 6. */
 export function fiveDayRecord(): string[] {
-  const pool = worldDomains.map((d) => `user${d.domain.length}@${d.domain}`);
   const world = createWorld({ seed: 42 });
-  world.sendAll(Array.from({ length: 1000 }, (_, i) => ({ from: 'alice@example.com', to: [pool[i % pool.length]!], subject: `message ${i}` })));
-  world.advance(5 * 86_400_000 + 3_600_000);
+  runFiveDays(world);
   const lines: string[] = [];
   for (const event of world.log.all()) lines.push(JSON.stringify(event));
   for (const handle of world.deliveries()) lines.push(JSON.stringify({ id: handle.id, report: handle.report, recipients: handle.recipients(), timeline: handle.timeline() }));
