@@ -643,6 +643,85 @@ const ALIASES: Readonly<Record<string, ShellCommandName>> = {
   '?': 'help',
 };
 
+/**
+ * Tools a learner knows from a real machine, done here by a command of another name. Each says
+ * which one, and turns the line typed into it when the arguments allow, so `swaks --to
+ * bob@example.net` is answered with the `send` line that does the same, not a bare "not found".
+ */
+const FAMILIAR_TOOLS: Readonly<Record<string, { readonly use: ShellCommandName; readonly suggest: (args: readonly string[]) => string }>> = {
+  connect: { use: 'telnet', suggest: telnetLine },
+  smtp: { use: 'telnet', suggest: telnetLine },
+  swaks: { use: 'send', suggest: sendLine },
+  sendmail: { use: 'send', suggest: sendLine },
+  mail: { use: 'send', suggest: sendLine },
+  mailx: { use: 'send', suggest: sendLine },
+  nslookup: { use: 'dig', suggest: digLine },
+  host: { use: 'dig', suggest: digLine },
+  drill: { use: 'dig', suggest: digLine },
+  postqueue: { use: 'mailq', suggest: () => 'mailq' },
+};
+
+const FAMILIAR_JOBS: Readonly<Partial<Record<ShellCommandName, string>>> = {
+  telnet: 'To talk SMTP by hand here, open a session with telnet (or nc -C).',
+  send: 'Here, send does that job: the sending server of example.com delivers the message while you watch every line.',
+  dig: 'Here, dig looks names up: dig MX <domain> asks where mail for the domain goes.',
+  mailq: "Here, mailq shows the sending server's queue.",
+};
+
+/** `connect mx1.example.net 587` → `telnet mx1.example.net 587` (port 25 when none is given). */
+function telnetLine(args: readonly string[]): string {
+  const [host = 'mx1.example.net', port = '25'] = args.filter((a) => !a.startsWith('-'));
+  return `telnet ${host} ${port}`;
+}
+
+const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
+
+/**
+ * swaks (`--to`/`-t`, `--from`/`-f`, `--header "Subject: …"`), sendmail and mail (`-s subject`,
+ * recipients as arguments, `-f sender`) as the `send` line that does the same.
+ */
+function sendLine(args: readonly string[]): string {
+  let from = 'alice@example.com';
+  let subject: string | undefined;
+  const to: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const value = args[i + 1];
+    if ((arg === '--to' || arg === '-t') && value !== undefined) {
+      to.push(...value.split(',').filter((a) => ADDRESS.test(a)));
+      i += 1;
+    } else if ((arg === '--from' || arg === '-f') && value !== undefined) {
+      if (ADDRESS.test(value)) from = value;
+      i += 1;
+    } else if (arg === '-s' && value !== undefined) {
+      subject = value;
+      i += 1;
+    } else if (arg === '--header' && value !== undefined) {
+      const match = /^subject:\s*(.*)$/i.exec(value);
+      if (match) subject = match[1];
+      i += 1;
+    } else if (ADDRESS.test(arg)) to.push(arg);
+  }
+  if (to.length === 0) to.push('bob@example.net');
+  const quoted = subject === undefined ? '' : ` --subject ${/^[\w.-]+$/.test(subject) ? subject : `"${subject.replace(/["\\]/g, '\\$&')}"`}`;
+  return `send --from ${from}${to.map((a) => ` --to ${a}`).join('')}${quoted}`;
+}
+
+/** `nslookup -type=mx example.net`, `host -t mx example.net`, `drill example.net mx` → `dig MX example.net`. */
+function digLine(args: readonly string[]): string {
+  let type: string | undefined;
+  let name: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const option = /^-(?:type|query|querytype|q)=(.+)$/i.exec(arg);
+    if (option) type = option[1];
+    else if (arg === '-t' && args[i + 1] !== undefined) type = args[++i];
+    else if ((DNS_TYPES as readonly string[]).includes(arg.toUpperCase())) type = arg;
+    else if (!arg.startsWith('-') && name === undefined) name = arg;
+  }
+  return `dig ${(type ?? 'A').toUpperCase()} ${name ?? 'example.net'}`;
+}
+
 /** SMTP verbs typed at the shell prompt: the learner meant to be in a session. */
 export const SMTP_VERBS = ['EHLO', 'HELO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'BDAT'] as const;
 
@@ -656,6 +735,9 @@ export function parseShellLine(line: string): ShellParse {
   if (/^(exit|quit|logout)$/i.test(head)) {
     return fail('You are at the shell, not in a session: there is nothing to leave. Type help to see what you can do.');
   }
+  // "mail FROM:<…>" is SMTP typed at the prompt (below); "mail -s hi bob@example.net" is the tool.
+  const familiar = Object.hasOwn(FAMILIAR_TOOLS, head) && !/^from:/i.test(args[0] ?? '') ? FAMILIAR_TOOLS[head] : undefined;
+  if (familiar) return fail(`${head}: command not found. ${FAMILIAR_JOBS[familiar.use]}`, familiar.suggest(args));
   const upper = head.toUpperCase();
   if ((SMTP_VERBS as readonly string[]).includes(upper) && upper !== 'HELP') {
     return fail(

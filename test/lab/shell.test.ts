@@ -226,6 +226,30 @@ describe('unknown input', () => {
     expect(failure('xyzzy').suggestion).toBeUndefined();
   });
 
+  it('names the command that does the job of a tool known from elsewhere, and writes its line', () => {
+    const connect = failure('connect mx1.example.net');
+    expect(connect.error).toBe('connect: command not found. To talk SMTP by hand here, open a session with telnet (or nc -C).');
+    expect(connect.suggestion).toBe('telnet mx1.example.net 25');
+    expect(failure('smtp mx2.example.net 587').suggestion).toBe('telnet mx2.example.net 587');
+    const swaks = failure('swaks --to carol@example.net -f alice@example.com --header "Subject: lunch at noon"');
+    expect(swaks.error).toMatch(/^swaks: command not found\. Here, send does that job/);
+    expect(swaks.suggestion).toBe('send --from alice@example.com --to carol@example.net --subject "lunch at noon"');
+    expect(failure('mail -s hello bob@example.net carol@example.net').suggestion).toBe('send --from alice@example.com --to bob@example.net --to carol@example.net --subject hello');
+    expect(failure('sendmail').suggestion).toBe('send --from alice@example.com --to bob@example.net');
+    expect(failure('nslookup -type=mx example.net').suggestion).toBe('dig MX example.net');
+    expect(failure('host -t mx null.example').suggestion).toBe('dig MX null.example');
+    expect(failure('host mx1.example.net').suggestion).toBe('dig A mx1.example.net');
+    expect(failure('drill example.net txt').suggestion).toBe('dig TXT example.net');
+    expect(failure('postqueue -p').error).toMatch(/mailq shows the sending server's queue/);
+    // Every suggestion is a line this shell takes as it stands.
+    for (const line of ['connect mx1.example.net', 'swaks --to carol@example.net --header "Subject: lunch at noon"', 'mail -s hello bob@example.net', 'nslookup -query=MX example.net', 'postqueue -p']) {
+      const suggested = failure(line).suggestion!;
+      expect(parseShellLine(suggested).ok, suggested).toBe(true);
+    }
+    // SMTP typed at the prompt is still recognised as SMTP.
+    expect(failure('mail FROM:<alice@example.com>').error).toMatch(/SMTP command/);
+  });
+
   it('tells a learner typing SMTP at the shell to connect first', () => {
     expect(failure('EHLO client.example').error).toMatch(/SMTP command.*telnet mx\.example\.net 25/);
     expect(failure('quit').error).toMatch(/not in a session/);
