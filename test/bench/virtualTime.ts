@@ -148,9 +148,11 @@ export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow
   let last: RunResult | undefined;
   log('virtual time: 1,000 messages, five days of retries');
   // The first run in a fresh process pays for compiling the code and for growing the heap; it
-  // is reported on its own row. The measured runs come after three warm-up runs, when run
-  // times have stopped falling (measured here: runs 1-4 fall from about 2.7 s to 1.3 s, later
-  // ones stay there), so the median describes the steady state, as the anchor's does.
+  // is reported on its own row. The measured runs come after five warm-up runs (the cold one
+  // and four more), when V8 has stopped throwing optimised code away: with --trace-deopt, two
+  // processes deoptimised 20, 23, 8, 13, 1, 2, 2, 2, 0 … and 21, 17, 19, 8, 4, 2, 2, 0 …
+  // functions in runs 1, 2, 3 …, so the median describes the steady state, as the anchor's
+  // does. (Three warm-up runs left run 4, with 8-13 deoptimisations, among the measured.)
   const cold = fiveDays();
   last = cold;
   const run = await repeat(
@@ -158,7 +160,7 @@ export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow
       last = fiveDays();
       return last.ms;
     },
-    { warmup: quick ? 0 : 2, repetitions },
+    { warmup: quick ? 0 : 4, repetitions },
   );
   log('virtual time: direct sessions');
   const count = quick ? 200 : 1000;
