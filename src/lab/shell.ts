@@ -648,7 +648,9 @@ const ALIASES: Readonly<Record<string, ShellCommandName>> = {
  * which one, and turns the line typed into it when the arguments allow, so `swaks --to
  * bob@example.net` is answered with the `send` line that does the same, not a bare "not found".
  */
-const FAMILIAR_TOOLS: Readonly<Record<string, { readonly use: ShellCommandName; readonly suggest: (args: readonly string[]) => string }>> = {
+type FamiliarJob = 'telnet' | 'send' | 'dig' | 'mailq';
+
+const FAMILIAR_TOOLS: Readonly<Record<string, { readonly use: FamiliarJob; readonly suggest: (args: readonly string[]) => string }>> = {
   connect: { use: 'telnet', suggest: telnetLine },
   smtp: { use: 'telnet', suggest: telnetLine },
   swaks: { use: 'send', suggest: sendLine },
@@ -661,7 +663,8 @@ const FAMILIAR_TOOLS: Readonly<Record<string, { readonly use: ShellCommandName; 
   postqueue: { use: 'mailq', suggest: () => 'mailq' },
 };
 
-const FAMILIAR_JOBS: Readonly<Partial<Record<ShellCommandName, string>>> = {
+/** What the command here does for such a tool: every `use` above has its sentence (the type says so). */
+const FAMILIAR_JOBS: Readonly<Record<FamiliarJob, string>> = {
   telnet: 'To talk SMTP by hand here, open a session with telnet (or nc -C).',
   send: 'Here, send does that job: the sending server of example.com delivers the message while you watch every line.',
   dig: 'Here, dig looks names up: dig MX <domain> asks where mail for the domain goes.',
