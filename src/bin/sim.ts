@@ -4,6 +4,7 @@
  *   send --from <addr> --to <addr> [--to <addr> ...] [--subject S] [--body-file F] [--days N]
  *        [--down host[=refused|timeout] ...] [--notify addr=NEVER|SUCCESS,FAILURE,DELAY ...]
  *        [--ret FULL|HDRS] [--envid ID] [--orcpt addr=rfc822;original ...] [--world default] [--json]
+ *        [--every-attempt]
  *   dig [+short] [TYPE] NAME
  *   world
  *
@@ -17,13 +18,14 @@
 import { readFileSync } from 'node:fs';
 import { createWorld, type DeliveryHandle, type SendDsnOptions, type World } from '../sim/world';
 import { formatReply } from '../protocol/reply';
+import { formatDuration } from '../sim/clock';
 import { finishDsnOptions, isDsnOption, noDsnOptions, readDsnOption, type DsnOptionValues } from '../lab/dsnOptions';
 import type { WorldEvent } from '../sim/events';
 import type { StoredMessage } from '../sim/mailbox';
 
 const USAGE = `usage:
   npm run sim -- send --from <addr> --to <addr> [--to <addr> ...] [--subject S] [--body-file F]
-                      [--days N] [--down host[=refused|timeout]] [--world default] [--json]
+                      [--days N] [--down host[=refused|timeout]] [--world default] [--json] [--every-attempt]
                       [--notify <addr>=NEVER|SUCCESS,FAILURE,DELAY] [--ret FULL|HDRS] [--envid ID]
                       [--orcpt <addr>=rfc822;<original>]
       (the DSN requests of RFC 3461, as MAIL and RCPT would carry them)
@@ -44,10 +46,12 @@ interface SendOptions {
   /** RFC 3461 requests, read by the parser the lab's `send` shares (src/lab/dsnOptions.ts). */
   dsn?: SendDsnOptions;
   json: boolean;
+  /** Print every retry round in full, not folded. */
+  everyAttempt: boolean;
 }
 
 function parseSend(args: string[]): SendOptions {
-  const options: SendOptions = { from: '', to: [], down: [], json: false };
+  const options: SendOptions = { from: '', to: [], down: [], json: false, everyAttempt: false };
   const dsn: DsnOptionValues = noDsnOptions();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -96,6 +100,9 @@ function parseSend(args: string[]): SendOptions {
       case '--json':
         options.json = true;
         break;
+      case '--every-attempt':
+        options.everyAttempt = true;
+        break;
       default: {
         // --notify, --ret, --envid, --orcpt: the DSN requests of RFC 3461, as MAIL and RCPT carry them.
         if (!isDsnOption(arg)) throw new UsageError(`unknown option for send: ${arg}`);
@@ -114,29 +121,38 @@ function parseSend(args: string[]): SendOptions {
   return options;
 }
 
-/** The transcript lines of one handle: its attempts' connections, in log order. */
-function transcript(world: World, handle: DeliveryHandle): string[] {
-  const lines: string[] = [];
+/** One transcript line: its virtual time, its text, and the attempt it opens ("== attempt N"). */
+interface TranscriptLine {
+  at: number;
+  text: string;
+  attempt?: number;
+  /** The line that ends an attempt: "** deferred ...". */
+  endsRound?: boolean;
+}
+
+/** The transcript of one handle: its attempts' connections, in log order. */
+function transcript(world: World, handle: DeliveryHandle): TranscriptLine[] {
+  const lines: TranscriptLine[] = [];
   const attemptEvents = world.log.all().filter((e) => ((e.kind === 'delivery-attempt' || e.kind === 'deferral' || e.kind === 'bounce') && e.messageId === handle.id) || isLaterBounceOf(e, handle));
   const connections = new Set(handle.timeline().flatMap((t) => (t.connectionId ? [t.connectionId] : [])));
   const secure = new Set<string>();
-  const stamp = (e: WorldEvent) => world.clock.format(e.at);
+  const push = (e: WorldEvent, text: string, extra?: Pick<TranscriptLine, 'attempt' | 'endsRound'>) => lines.push({ at: e.at, text, ...extra });
   const attemptSeqs = new Set(attemptEvents.map((e) => e.seq));
   for (const e of world.log.all()) {
     if (attemptSeqs.has(e.seq)) {
-      if (e.kind === 'delivery-attempt') lines.push(`${stamp(e)} == attempt ${e.attempt}: connect to ${e.target} for ${e.recipients.join(', ')}`);
-      if (e.kind === 'deferral') lines.push(`${stamp(e)} ** deferred ${e.recipients.join(', ')}: ${e.reason}; next attempt ${world.clock.format(e.retryAt)}`);
+      if (e.kind === 'delivery-attempt') push(e, `== attempt ${e.attempt}: connect to ${e.target} for ${e.recipients.join(', ')}`, { attempt: e.attempt });
+      if (e.kind === 'deferral') push(e, `** deferred ${e.recipients.join(', ')}: ${e.reason}; next attempt ${world.clock.format(e.retryAt)}`, { endsRound: true });
       if (e.kind === 'bounce' && e.later) {
         const report = e.later.reportSent ? `a DSN goes back to ${handle.from}` : "no report: the sender's NOTIFY asked for none (RFC 3461 §4.1)";
-        lines.push(`${stamp(e)} ** ${e.host} bounced ${e.recipients.join(', ')} after accepting it: ${e.status} ${e.reason}; ${report}`);
-      } else if (e.kind === 'bounce') lines.push(`${stamp(e)} ** bounced ${e.recipients.join(', ')}: ${e.status} ${e.reason}`);
+        push(e, `** ${e.host} bounced ${e.recipients.join(', ')} after accepting it: ${e.status} ${e.reason}; ${report}`);
+      } else if (e.kind === 'bounce') push(e, `** bounced ${e.recipients.join(', ')}: ${e.status} ${e.reason}`);
       continue;
     }
     if (!('connectionId' in e)) continue;
     if (e.kind === 'connection' && (e.outcome === 'refused' || e.outcome === 'timeout') && e.client === '192.0.2.25') {
       // Failed connects carry no id of ours; show those to the hosts this message tried.
       if (handle.timeline().some((t) => t.host === e.host && (t.outcome === 'refused' || t.outcome === 'timeout') && t.at === e.at)) {
-        lines.push(`${stamp(e)} !! ${e.host}:${e.port} ${e.outcome === 'refused' ? 'connection refused' : 'connection timed out'}`);
+        push(e, `!! ${e.host}:${e.port} ${e.outcome === 'refused' ? 'connection refused' : 'connection timed out'}`);
       }
       continue;
     }
@@ -144,21 +160,76 @@ function transcript(world: World, handle: DeliveryHandle): string[] {
     const tls = secure.has(e.connectionId);
     switch (e.kind) {
       case 'connection':
-        lines.push(`${stamp(e)} .. ${e.outcome === 'connected' ? `connected to ${e.host}:${e.port}` : `connection to ${e.host} closed`}`);
+        push(e, `.. ${e.outcome === 'connected' ? `connected to ${e.host}:${e.port}` : `connection to ${e.host} closed`}`);
         break;
       case 'command':
-        lines.push(`${stamp(e)} ${tls ? '~>' : '->'} ${e.line}`);
+        push(e, `${tls ? '~>' : '->'} ${e.line}`);
         break;
       case 'reply':
-        for (const line of formatReply(e.reply).split('\r\n').filter(Boolean)) lines.push(`${stamp(e)} ${tls ? '<~' : '<-'} ${line}`);
+        for (const line of formatReply(e.reply).split('\r\n').filter(Boolean)) push(e, `${tls ? '<~' : '<-'} ${line}`);
         break;
       case 'tls':
         if (e.step === 'established') secure.add(e.connectionId);
-        lines.push(`${stamp(e)} .. TLS ${e.step}: ${e.detail}`);
+        push(e, `.. TLS ${e.step}: ${e.detail}`);
         break;
     }
   }
   return lines;
+}
+
+/** Fewer identical retry rounds than this in a row are printed as they are (as the Delivery panel draws them). */
+const FOLD_AT = 4;
+
+/** The lines of each retry round: from "== attempt N" to its "** deferred", host by host. */
+function roundsOf(lines: readonly TranscriptLine[]): TranscriptLine[][] {
+  const rounds: TranscriptLine[][] = [];
+  let current: TranscriptLine[] | undefined;
+  for (const line of lines) {
+    const opensAnother = line.attempt !== undefined && current !== undefined && current[0]!.attempt !== line.attempt;
+    if (current === undefined || opensAnother) rounds.push((current = []));
+    current.push(line);
+    if (line.endsRound) current = undefined;
+  }
+  return rounds;
+}
+
+/** What a round said, without its times and numbers: rounds with the same are the same failure again. */
+function sameAs(round: readonly TranscriptLine[]): string {
+  if (round[0]!.attempt === undefined) return `${round[0]!.at} ${round[0]!.text}`;
+  return round.map((line) => line.text.replace(/^== attempt \d+:/, '== attempt:').replace(/; next attempt \S+ \S+$/, '')).join('\n');
+}
+
+/**
+ * The transcript as printed: a run of retry rounds that said the same thing, the same wait
+ * apart (a destination that never answers is tried about every 67 minutes for five days), is
+ * its first round, one line for the ones between, and its last round. The rounds while the
+ * backoff still grows stay as they are: they show it growing. `--every-attempt` prints all.
+ */
+function foldRepeats(world: World, lines: readonly TranscriptLine[]): string[] {
+  const out: string[] = [];
+  const print = (round: readonly TranscriptLine[]) => {
+    for (const line of round) out.push(`${world.clock.format(line.at)} ${line.text}`);
+  };
+  const rounds = roundsOf(lines);
+  const waitBefore = (k: number) => rounds[k]![0]!.at - rounds[k - 1]![0]!.at;
+  for (let r = 0; r < rounds.length; ) {
+    let end = r + 1;
+    while (end < rounds.length && sameAs(rounds[end]!) === sameAs(rounds[r]!) && (end === r + 1 || waitBefore(end) === waitBefore(r + 1))) end += 1;
+    if (end - r < FOLD_AT) {
+      for (let k = r; k < end; k++) print(rounds[k]!);
+    } else {
+      print(rounds[r]!);
+      const first = rounds[r + 1]!;
+      const last = rounds[end - 2]!;
+      out.push(
+        `${world.clock.format(first[0]!.at)} .. attempts ${first[0]!.attempt}–${last[0]!.attempt}: the same as attempt ${rounds[r]![0]!.attempt}, ${end - r - 2} times, ` +
+          `every ${formatDuration(waitBefore(r + 1))}, until ${world.clock.format(last[0]!.at)} (--every-attempt prints them)`,
+      );
+      print(rounds[end - 1]!);
+    }
+    r = end;
+  }
+  return out;
 }
 
 /** A receiving host bounced this message after accepting it (the `bouncer`'s kind of bounce). */
@@ -228,7 +299,7 @@ function runSend(options: SendOptions): number {
           now: world.clock.format(),
           recipients: handle.recipients().map((r) => ({ address: r.address, status: r.status === 'queued' ? 'deferred' : r.status === 'failed' ? 'bounced' : r.status, enhanced: r.statusCode, diagnostic: r.last?.diagnostic, attempts: r.attempts })),
           timeline: handle.timeline(),
-          transcript: lines,
+          transcript: lines.map((line) => `${world.clock.format(line.at)} ${line.text}`),
           dsns: handle.dsns,
           laterReports: laterReports(world, handle).map(({ host, copy }) => ({ host, ...(copy ? { at: world.clock.format(copy.deliveredAt), text: copy.raw } : { pending: true }) })),
         },
@@ -238,7 +309,8 @@ function runSend(options: SendOptions): number {
     );
     return 0;
   }
-  const out = [...lines, '', `outcome at ${world.clock.format()}:`, ...outcomeLines(handle)];
+  const printed = options.everyAttempt ? lines.map((line) => `${world.clock.format(line.at)} ${line.text}`) : foldRepeats(world, lines);
+  const out = [...printed, '', `outcome at ${world.clock.format()}:`, ...outcomeLines(handle)];
   for (const dsn of handle.dsns) out.push('', `--- DSN (${dsn.action}) sent to ${handle.from} at ${world.clock.format(dsn.at)} ---`, dsn.text.replace(/\r\n/g, '\n').trimEnd());
   for (const { host, copy } of laterReports(world, handle)) {
     if (copy) out.push('', `--- DSN (failed) from ${host}, in ${handle.from}'s mailbox at ${world.clock.format(copy.deliveredAt)} ---`, copy.raw.replace(/\r\n/g, '\n').trimEnd());

@@ -48,6 +48,27 @@ describe('sim CLI', () => {
     expect(report.timeline.length).toBeGreaterThan(10);
   });
 
+  it('send --days 5 to a destination that never accepts: the same retry, a hundred times, is one line; --every-attempt prints each', () => {
+    const args = ['send', '--from', 'alice@example.com', '--to', 'ann@dane.example', '--days', '5'];
+    const folded = sim(...args);
+    expect(folded.code).toBe(0);
+    const attemptsShown = [...folded.out.matchAll(/^\+\S+ \S+ == attempt (\d+):/gm)].map((m) => Number(m[1]));
+    // The growing backoff (5, 10, 20, 40 minutes) stays in view, then the longest wait repeats.
+    expect(attemptsShown).toEqual([1, 2, 3, 4, 5, 111]);
+    expect(folded.out).toMatch(/^\+0d 02:21:40 \.\. attempts 6–110: the same as attempt 5, 105 times, every 1h6m40s, until \+4d 21:55:00 \(--every-attempt prints them\)$/m);
+    expect(folded.out).toMatch(/^ann@dane\.example: bounced 4\.4\.7 /m);
+    expect(folded.out.split('\n').length).toBeLessThan(250);
+
+    const every = sim(...args, '--every-attempt');
+    expect(every.code).toBe(0);
+    const everyAttempt = [...every.out.matchAll(/^\+\S+ \S+ == attempt (\d+):/gm)].map((m) => Number(m[1]));
+    expect(everyAttempt).toEqual(Array.from({ length: 111 }, (_, i) => i + 1));
+    expect(every.out).not.toContain('the same as attempt');
+    // Folding changes what is printed, not what happened: the outcome and the DSNs are the same.
+    const tail = (out: string) => out.slice(out.indexOf('\noutcome at '));
+    expect(tail(folded.out)).toBe(tail(every.out));
+  });
+
   it('send to the bouncer: accepted, bounced ten minutes later, and the report shown unless NOTIFY asked for none', () => {
     const sent = sim('send', '--from', 'alice@example.com', '--to', 'ann@bounce.example');
     expect(sent.code).toBe(0);
