@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { createWorld, type DeliveryHandle, type SendDsnOptions, type World } from '../sim/world';
 import { formatReply } from '../protocol/reply';
 import { formatDuration } from '../sim/clock';
+import { foldRepeatedRounds, type RoundReading } from '../sim/repeats';
 import { finishDsnOptions, isDsnOption, noDsnOptions, readDsnOption, type DsnOptionValues } from '../lab/dsnOptions';
 import type { WorldEvent } from '../sim/events';
 import type { StoredMessage } from '../sim/mailbox';
@@ -177,9 +178,6 @@ function transcript(world: World, handle: DeliveryHandle): TranscriptLine[] {
   return lines;
 }
 
-/** Fewer identical retry rounds than this in a row are printed as they are (as the Delivery panel draws them). */
-const FOLD_AT = 4;
-
 /** The lines of each retry round: from "== attempt N" to its "** deferred", host by host. */
 function roundsOf(lines: readonly TranscriptLine[]): TranscriptLine[][] {
   const rounds: TranscriptLine[][] = [];
@@ -193,11 +191,14 @@ function roundsOf(lines: readonly TranscriptLine[]): TranscriptLine[][] {
   return rounds;
 }
 
-/** What a round said, without its times and numbers: rounds with the same are the same failure again. */
-function sameAs(round: readonly TranscriptLine[]): string {
-  if (round[0]!.attempt === undefined) return `${round[0]!.at} ${round[0]!.text}`;
-  return round.map((line) => line.text.replace(/^== attempt \d+:/, '== attempt:').replace(/; next attempt \S+ \S+$/, '')).join('\n');
-}
+/** What a round said, without its times and numbers (lines outside any attempt are each their own), and the wait from one round's start to the next. */
+const TRANSCRIPT_ROUNDS: RoundReading<readonly TranscriptLine[]> = {
+  sameAs: (round) =>
+    round[0]!.attempt === undefined
+      ? `${round[0]!.at} ${round[0]!.text}`
+      : round.map((line) => line.text.replace(/^== attempt \d+:/, '== attempt:').replace(/; next attempt \S+ \S+$/, '')).join('\n'),
+  waitBetween: (before, after) => after[0]!.at - before[0]!.at,
+};
 
 /**
  * The transcript as printed: a run of retry rounds that said the same thing, the same wait
@@ -207,27 +208,17 @@ function sameAs(round: readonly TranscriptLine[]): string {
  */
 function foldRepeats(world: World, lines: readonly TranscriptLine[]): string[] {
   const out: string[] = [];
-  const print = (round: readonly TranscriptLine[]) => {
-    for (const line of round) out.push(`${world.clock.format(line.at)} ${line.text}`);
-  };
-  const rounds = roundsOf(lines);
-  const waitBefore = (k: number) => rounds[k]![0]!.at - rounds[k - 1]![0]!.at;
-  for (let r = 0; r < rounds.length; ) {
-    let end = r + 1;
-    while (end < rounds.length && sameAs(rounds[end]!) === sameAs(rounds[r]!) && (end === r + 1 || waitBefore(end) === waitBefore(r + 1))) end += 1;
-    if (end - r < FOLD_AT) {
-      for (let k = r; k < end; k++) print(rounds[k]!);
-    } else {
-      print(rounds[r]!);
-      const first = rounds[r + 1]!;
-      const last = rounds[end - 2]!;
-      out.push(
-        `${world.clock.format(first[0]!.at)} .. attempts ${first[0]!.attempt}–${last[0]!.attempt}: the same as attempt ${rounds[r]![0]!.attempt}, ${end - r - 2} times, ` +
-          `every ${formatDuration(waitBefore(r + 1))}, until ${world.clock.format(last[0]!.at)} (--every-attempt prints them)`,
-      );
-      print(rounds[end - 1]!);
+  for (const item of foldRepeatedRounds(roundsOf(lines), TRANSCRIPT_ROUNDS)) {
+    if (item.kind === 'round') {
+      for (const line of item.round) out.push(`${world.clock.format(line.at)} ${line.text}`);
+      continue;
     }
-    r = end;
+    const first = item.rounds[0]!;
+    const last = item.rounds.at(-1)!;
+    out.push(
+      `${world.clock.format(first[0]!.at)} .. attempts ${first[0]!.attempt}–${last[0]!.attempt}: the same as attempt ${item.same[0]!.attempt}, ${item.rounds.length} times, ` +
+        `every ${formatDuration(TRANSCRIPT_ROUNDS.waitBetween(item.same, first))}, until ${world.clock.format(last[0]!.at)} (--every-attempt prints them)`,
+    );
   }
   return out;
 }

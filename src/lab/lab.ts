@@ -12,6 +12,7 @@ import { createWorld, LEARNER_ADDRESS, type DeliveryHandle, type World } from '.
 import { parseDsn, type ParsedDsn } from '../sim/dsn';
 import { headerValue } from '../sim/mailbox';
 import { formatDuration, formatElapsed, parseDuration as parseClockDuration } from '../sim/clock';
+import { foldRepeatedRounds } from '../sim/repeats';
 import type { WorldEvent } from '../sim/events';
 import type { DownMode } from '../sim/topology';
 import { connectSim } from '../net/simLink';
@@ -732,8 +733,54 @@ export class Lab {
     const events = this.world.log.since(before);
     this.print([{ text: `The clock moves on ${formatElapsed(advanceMs)}: now ${this.world.clock.timestamp()}.`, tone: 'info' }]);
     if (events.length === 0) this.print([{ text: 'Nothing was due in that time.', tone: 'info' }]);
-    else this.print(this.describeEvents(events).flat());
+    else this.print(this.describeFolded(events));
     return true;
+  }
+
+  /**
+   * What the clock brought, as terminal lines, with a run of retry rounds that said the same
+   * thing folded (sim/repeats.ts): five days of an unreachable destination are a hundred
+   * identical rounds, thousands of lines that bury the bounce at the end. A round is what one
+   * run of the queue did for a message: from its MX lookup and attempt to its deferral.
+   */
+  private describeFolded(events: readonly WorldEvent[]): OutputLine[] {
+    const rounds: { events: WorldEvent[]; attempt?: number }[] = [];
+    let current: { events: WorldEvent[]; attempt?: number } | undefined;
+    for (const event of events) {
+      if (current === undefined) rounds.push((current = { events: [] }));
+      current.events.push(event);
+      if (event.kind === 'delivery-attempt') current.attempt ??= event.attempt;
+      if (event.kind === 'deferral' || event.kind === 'bounce' || event.kind === 'delivery') current = undefined;
+    }
+    const described = new Map(rounds.map((round) => [round, this.describeEvents(round.events).flat()]));
+    const lines = (round: (typeof rounds)[number]) => described.get(round)!;
+    const folded = foldRepeatedRounds(rounds, {
+      // Without its times and its attempt number; a round that is no attempt is itself only.
+      sameAs: (round) =>
+        round.attempt === undefined
+          ? `${round.events[0]!.seq}`
+          : lines(round)
+              .map((line) => line.text.replace(/^\[[^\]]*\] /, '').replace(/^\*\* attempt \d+ /, '** attempt ').replace(/; next try \[[^\]]*\]$/, ''))
+              .join('\n'),
+      waitBetween: (before, after) => after.events[0]!.at - before.events[0]!.at,
+    });
+    const out: OutputLine[] = [];
+    for (const item of folded) {
+      if (item.kind === 'round') {
+        out.push(...lines(item.round));
+        continue;
+      }
+      const first = item.rounds[0]!;
+      const last = item.rounds.at(-1)!;
+      const recipients = first.events.find((e) => e.kind === 'delivery-attempt')?.recipients.join(', ') ?? '';
+      out.push({
+        text:
+          `${eventTime(first.events[0]!.at, this.epoch)} ** attempts ${first.attempt}–${last.attempt} for ${recipients}: the same as attempt ${item.same.attempt}, ` +
+          `${item.rounds.length} times, every ${formatDuration(first.events[0]!.at - item.same.events[0]!.at)}, until ${eventTime(last.events[0]!.at, this.epoch)} (the Delivery panel lists each)`,
+        tone: 'transient',
+      });
+    }
+    return out;
   }
 
   private mailbox(address: string): boolean {

@@ -4,11 +4,13 @@
  * asks for "at least 4-5 days"; the world backs off like Postfix, up to 4000 s): a hundred
  * rounds with the same answer. Those read better as what they are, one failure repeated at the
  * longest backoff, so a run of rounds with the same answers, the same wait apart, is folded
- * into one row between its first and its last round. The rounds while the backoff still grows
- * (5 min, 10 min, 20 min, ...) stay in view: they are the lesson. The folded attempts stay in
- * the row, for a learner who opens it.
+ * into one row between its first and its last round (the rule of `sim/repeats.ts`). The folded
+ * attempts stay in the row, for a learner who opens it.
  */
+import { foldRepeatedRounds, type RoundReading } from '../sim/repeats';
 import type { DeliveryAttempt } from './types';
+
+export { FOLD_AT } from '../sim/repeats';
 
 export type TimelineRow =
   | {
@@ -31,9 +33,6 @@ export type TimelineRow =
       longestWaitMs: number;
     };
 
-/** Fewer identical rounds than this in a row are drawn as they are. */
-export const FOLD_AT = 4;
-
 /** The attempts of one retry round: consecutive attempts with the same number (one per host tried). */
 function roundsOf(attempts: readonly DeliveryAttempt[]): DeliveryAttempt[][] {
   const rounds: DeliveryAttempt[][] = [];
@@ -45,10 +44,11 @@ function roundsOf(attempts: readonly DeliveryAttempt[]): DeliveryAttempt[][] {
   return rounds;
 }
 
-/** What a round found, host by host: rounds with the same answers are the same failure again. */
-function answerOf(round: readonly DeliveryAttempt[]): string {
-  return round.map((a) => `${a.host ?? ''}\u0000${a.outcome}\u0000${a.summary}`).join('\u0001');
-}
+/** What a round found, host by host, and the wait from the end of one round to the next. */
+const ATTEMPT_ROUNDS: RoundReading<readonly DeliveryAttempt[]> = {
+  sameAs: (round) => round.map((a) => `${a.host ?? ''}\u0000${a.outcome}\u0000${a.summary}`).join('\u0001'),
+  waitBetween: (before, after) => after[0]!.time - before.at(-1)!.time,
+};
 
 export function timelineRows(queuedAt: number, attempts: readonly DeliveryAttempt[]): TimelineRow[] {
   const rows: TimelineRow[] = [];
@@ -61,40 +61,30 @@ export function timelineRows(queuedAt: number, attempts: readonly DeliveryAttemp
       index += 1;
     }
   };
-  const rounds = roundsOf(attempts);
-  /** The wait before round `k`: from the end of the round before it. */
-  const waitBefore = (k: number) => rounds[k]![0]!.time - rounds[k - 1]!.at(-1)!.time;
-  for (let r = 0; r < rounds.length; ) {
-    // The run of rounds with this one's answers, each the same wait after the one before it.
-    let end = r + 1;
-    while (end < rounds.length && answerOf(rounds[end]!) === answerOf(rounds[r]!) && (end === r + 1 || waitBefore(end) === waitBefore(r + 1))) end += 1;
-    if (end - r < FOLD_AT) {
-      for (let k = r; k < end; k++) pushRound(rounds[k]!);
-    } else {
-      // The first and the last round as they are; the ones between them in one row.
-      pushRound(rounds[r]!);
-      const folded = rounds.slice(r + 1, end - 1);
-      let shortest = Infinity;
-      let longest = 0;
-      for (const round of folded) {
-        const wait = round[0]!.time - previousTime;
-        shortest = Math.min(shortest, wait);
-        longest = Math.max(longest, wait);
-        previousTime = round.at(-1)!.time;
-        index += round.length;
-      }
-      rows.push({
-        kind: 'repeats',
-        attempts: folded.flat(),
-        firstAttempt: folded[0]![0]!.attempt,
-        lastAttempt: folded.at(-1)![0]!.attempt,
-        rounds: folded.length,
-        shortestWaitMs: shortest,
-        longestWaitMs: longest,
-      });
-      pushRound(rounds[end - 1]!);
+  for (const item of foldRepeatedRounds(roundsOf(attempts), ATTEMPT_ROUNDS)) {
+    if (item.kind === 'round') {
+      pushRound(item.round);
+      continue;
     }
-    r = end;
+    const folded = item.rounds;
+    let shortest = Infinity;
+    let longest = 0;
+    for (const round of folded) {
+      const wait = round[0]!.time - previousTime;
+      shortest = Math.min(shortest, wait);
+      longest = Math.max(longest, wait);
+      previousTime = round.at(-1)!.time;
+      index += round.length;
+    }
+    rows.push({
+      kind: 'repeats',
+      attempts: folded.flat(),
+      firstAttempt: folded[0]![0]!.attempt,
+      lastAttempt: folded.at(-1)![0]!.attempt,
+      rounds: folded.length,
+      shortestWaitMs: shortest,
+      longestWaitMs: longest,
+    });
   }
   return rows;
 }

@@ -191,6 +191,26 @@ describe('the shell', () => {
     expect(mailbox).toMatch(/by mx\.grey\.example \(smtp-lab\) with ESMTPS id/);
   });
 
+  it('clock +5d to a destination that never accepts: the backoff growing, then the same retry a hundred times as one line, then the bounce', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to ann@dane.example');
+    t.take();
+    await t.type('clock +5d');
+    const printed = t.take();
+    const attempts = printed.flatMap((line) => /^\[\S+ \S+\] \*\* attempt (\d+) for ann@dane\.example/.exec(line)?.[1] ?? []).map(Number);
+    // Attempt 1 came with the send; the waits grow to 2-5, then stay at 4000 s. The delayed-mail
+    // warning to alice at 4h35 comes between attempts 8 and 9 and is shown as it is.
+    expect(attempts).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 111]);
+    expect(printed).toContainEqual(
+      '[+0d 06:48:20] ** attempts 10–110 for ann@dane.example: the same as attempt 9, 101 times, every 1h6m40s, until [+4d 21:55:00] (the Delivery panel lists each)',
+    );
+    expect(printed.join('\n')).toMatch(/\*\* bounced ann@dane\.example: 4\.4\.7 delivery time expired after 5 days/);
+    expect(printed.join('\n')).toMatch(/delivered to the mailbox of alice@example\.com/);
+    expect(printed.length).toBeLessThan(400);
+    // Printing less changed nothing that happened: the record has all 111 attempts, each deferred.
+    expect(t.lab.record.deliveries.filter((d) => d.recipient === 'ann@dane.example' && d.outcome === 'deferred')).toHaveLength(111);
+  });
+
   it('send --step shows one exchange per Enter', async () => {
     const t = open();
     await t.type('send --from alice@example.com --to bob@example.net --step');
