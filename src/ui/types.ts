@@ -115,12 +115,16 @@ export interface DeliveryTimelineData {
   readonly recipients: readonly RecipientOutcome[];
 }
 
-/** Virtual time as `HH:MM:SS`, with a day count once the clock passes a day (`d2 03:00:00`). */
+/**
+ * Virtual time as `HH:MM:SS`, with a day count once the clock passes a day (`+2d 03:00:00`,
+ * written as the terminal and the sim CLI write it, so the panels and the terminal beside them
+ * read the same).
+ */
 export function formatVirtualTime(ms: number): string {
   const safe = Math.max(0, ms);
   const day = Math.floor(safe / 86_400_000);
   const clock = new Date(safe - day * 86_400_000).toISOString().slice(11, 19);
-  return day > 0 ? `d${day} ${clock}` : clock;
+  return day > 0 ? `+${day}d ${clock}` : clock;
 }
 
 /** A gap between attempts, for the timeline: `5m`, `1h 30m`, `2d 4h`. */
