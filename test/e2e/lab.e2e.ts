@@ -206,6 +206,25 @@ describe('a learner at the page, in Chromium', () => {
     await page.context().close();
   });
 
+  it('shows the rest of what the autopilot was playing above the next command typed, not below it', async () => {
+    const page = await openLab(1280, 800, 'light');
+    // Speed 1: the autopilot's exchanges come 600 ms apart, a dozen of them.
+    await typeInTerminal(page, 'send --from alice@example.com --to bob@example.net --speed 1\n');
+    await waitForTerminal(page, /\*\* attempt 1 for bob@example\.net/);
+    const early = await terminalText(page);
+    expect(early).not.toMatch(/bob@example\.net: delivered/);
+    await say(page, 'mailq', /Mail queue is empty/);
+    const text = await terminalText(page);
+    const echo = text.lastIndexOf('$ mailq');
+    expect(echo).toBeGreaterThan(0);
+    // The send's last lines (QUIT, the delivery, where bob's copy stands) come before the echo.
+    expect(text.lastIndexOf('<~ 221 2.0.0 mx1.example.net')).toBeGreaterThan(-1);
+    expect(text.lastIndexOf('<~ 221 2.0.0 mx1.example.net')).toBeLessThan(echo);
+    expect(text.lastIndexOf('bob@example.net: delivered')).toBeLessThan(echo);
+    expect(text.slice(echo)).not.toMatch(/<~ |~> |bob@example\.net: delivered/);
+    await page.context().close();
+  });
+
   it('shows a broken STARTTLS handshake with openssl s_client', async () => {
     const page = await openLab(390, 844, 'light');
     await say(page, 'openssl s_client -starttls smtp -connect mx.tls-handshake.example:25', /TLS handshake failed/);
