@@ -11,12 +11,18 @@
  *   npx tsx test/bench/instructions.ts --against HEAD~1 this tree and another commit, side by side
  *   npx tsx test/bench/instructions.ts --runs 5         five-day runs per process (default 3)
  *
- * Each tree is measured in one fresh process doing `--runs` five-day runs, so the count includes
- * starting Node and compiling: compare trees, not the count with a run's time. Beside the count
- * it prints a digest of the run's whole record (test/bench/worldRecord.ts): a change that should
- * only make the run cheaper must leave the digest alone. What instructions do not show is the
- * cost of memory traffic, the part of the run that moves with the host: allocation (section 6's
- * bytes per run) is the meter for that.
+ * Each program runs in a fresh process doing `--runs` five-day runs, and again doing one: the
+ * difference, divided by the runs less one, is the instructions of one warm run, without starting
+ * Node, loading the code and the first run's compiling (V8 still optimises some code in the
+ * runs after). The anchor beside it is XState alone: the bench's bare machine (an assign, an
+ * emit and a timeout per transition) stepped as many times, in as many actors, as one run of
+ * this tree, so the ratio says what the world, the protocol and our machines cost on top of
+ * XState's floor. Beside each count comes a digest
+ * of the run's record (as test/bench/worldRecord.ts writes it): a change that should only make
+ * the run cheaper must leave it alone. Compare trees in one invocation (`--against`): absolute
+ * counts move by about 3% between invocations, the ratio between two trees by 0.05%. What
+ * instructions do not show is the cost of memory traffic, the part of the run that moves with
+ * the host: allocation is the meter for that.
  *
  * Needs valgrind (Debian: apt-get install -y valgrind). Takes about a minute per five-day run.
  */
@@ -29,7 +35,7 @@ import { build } from 'esbuild';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
-const USAGE = 'usage: npx tsx test/bench/instructions.ts [--runs N] [--against <git ref>]';
+const USAGE = 'usage: npx tsx test/bench/instructions.ts [--runs N (2 or more)] [--against <git ref>]';
 
 interface Counted {
   instructions: number;
@@ -56,29 +62,57 @@ for (let i = 0; i < runs; i++) {
   runFiveDays(world);
 }
 const hash = createHash('sha256');
-for (const event of world.log.all()) hash.update(JSON.stringify(event) + '\\n');
-for (const handle of world.deliveries()) hash.update(JSON.stringify({ id: handle.id, recipients: handle.recipients(), timeline: handle.timeline(), dsns: handle.dsns }) + '\\n');
+for (const event of world ? world.log.all() : []) hash.update(JSON.stringify(event) + '\\n');
+for (const handle of world ? world.deliveries() : []) hash.update(JSON.stringify({ id: handle.id, recipients: handle.recipients(), timeline: handle.timeline(), dsns: handle.dsns }) + '\\n');
 process.stdout.write(hash.digest('hex').slice(0, 16) + '\\n');
 `;
 }
 
-/** Bundle `tree`'s measured program into `dir`; returns the bundle's path. */
-async function bundle(tree: string, dir: string): Promise<string> {
-  const entry = path.join(dir, 'measured.mjs');
-  const outfile = path.join(dir, 'measured.bundle.mjs');
+/**
+ * The anchor: XState alone, the bench's bare machine (an assign, an emit and a timeout per
+ * transition) stepped as many times, in as many actors, as one five-day run of this tree.
+ */
+function anchorProgram(): string {
+  const at = (file: string) => JSON.stringify(path.join(ROOT, file));
+  return `
+import './prelude.mjs';
+import { VirtualClock } from ${at('src/sim/clock.ts')};
+import { bareMachine, stepBareMachines } from ${at('test/bench/virtualTime.ts')};
+const [runs, actors, transitions] = process.argv.slice(2).map(Number);
+const machine = bareMachine();
+let written = 0;
+for (let i = 0; i < runs; i++) written += stepBareMachines(machine, actors, transitions, new VirtualClock());
+process.stdout.write(written + '\\n');
+`;
+}
+
+/** This tree's run, counted (not under valgrind): its XState transitions and actors. */
+function countingProgram(): string {
+  return `
+import './prelude.mjs';
+import { countTransitions } from ${JSON.stringify(path.join(ROOT, 'test/bench/virtualTime.ts'))};
+const { microsteps, actors } = countTransitions();
+process.stdout.write(microsteps + ' ' + actors + '\\n');
+`;
+}
+
+/** Bundle a program (its source) into `dir`; returns the bundle's path. */
+async function bundle(source: string, dir: string): Promise<string> {
+  const entry = path.join(dir, 'program.mjs');
+  const outfile = path.join(dir, 'program.bundle.mjs');
   // Imported first: virtualTime.ts runs its bench when it is the program, which it would be in
   // the bundle.
   writeFileSync(path.join(dir, 'prelude.mjs'), "process.argv[1] = 'measured';\n");
-  writeFileSync(entry, measuredProgram(tree));
+  writeFileSync(entry, source);
   await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile, logLevel: 'error', nodePaths: [path.join(ROOT, 'node_modules')] });
   return outfile;
 }
 
 /** Count one bundle's instructions in a fresh process under valgrind. */
-function count(program: string, runs: number): Promise<Counted> {
+function count(program: string, args: readonly (string | number)[]): Promise<Counted> {
   return new Promise((resolve, reject) => {
-    const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--single-threaded', program, String(runs)];
-    const proc = spawn('valgrind', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const valgrind = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--single-threaded', program, ...args.map(String)];
+    const proc = spawn('valgrind', valgrind, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -115,7 +149,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let against: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--runs' && /^[1-9]\d*$/.test(argv[i + 1] ?? '')) runs = Number(argv[++i]);
+    if (arg === '--runs' && /^([2-9]|[1-9]\d+)$/.test(argv[i + 1] ?? '')) runs = Number(argv[++i]);
     else if (arg === '--against' && argv[i + 1]) against = argv[++i];
     else {
       process.stderr.write(`instructions: unknown or incomplete argument "${arg}"\n${USAGE}\n`);
@@ -129,14 +163,41 @@ async function main(argv: readonly string[]): Promise<number> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'smtp-lab-instructions-'));
   const other = against === undefined ? undefined : worktreeOf(against);
   try {
-    const mine = await bundle(ROOT, mkdtempSync(path.join(work, 'this-')));
-    const theirs = other ? await bundle(other.dir, mkdtempSync(path.join(work, 'other-'))) : undefined;
-    // Both processes at once: counts do not depend on what else the machine runs.
-    const [a, b] = await Promise.all([count(mine, runs), ...(theirs ? [count(theirs, runs)] : [])]);
-    process.stdout.write(`this tree: ${a!.instructions.toLocaleString('en-US')} instructions for ${runs} five-day runs in one process (record ${a!.recordDigest})\n`);
-    if (b) {
-      process.stdout.write(`${against}: ${b.instructions.toLocaleString('en-US')} instructions (record ${b.recordDigest})\n`);
-      process.stdout.write(`this tree / ${against}: ${(a!.instructions / b.instructions).toFixed(4)}; records ${a!.recordDigest === b.recordDigest ? 'the same' : 'DIFFER'}\n`);
+    const dir = (name: string) => mkdtempSync(path.join(work, `${name}-`));
+    const mine = await bundle(measuredProgram(ROOT), dir('this'));
+    const theirs = other ? await bundle(measuredProgram(other.dir), dir('other')) : undefined;
+    const anchor = await bundle(anchorProgram(), dir('anchor'));
+    const counted = spawnSync(process.execPath, [await bundle(countingProgram(), dir('count'))], { encoding: 'utf8' });
+    const [transitions, actors] = counted.stdout.trim().split(' ').map(Number);
+    if (counted.status !== 0 || !transitions || !actors) throw new Error(`counting the run's transitions failed: ${counted.stderr.trim()}`);
+    // Each program also runs once alone: the difference is the warm runs alone, without starting
+    // Node, loading the code and the first run's compiling. Two processes at a time (counts do not depend on what
+    // else the machine runs, and this machine has two cores).
+    const jobs: Array<() => Promise<Counted>> = [
+      () => count(mine, [runs]),
+      () => count(mine, [1]),
+      () => count(anchor, [runs, actors, transitions]),
+      () => count(anchor, [1, actors, transitions]),
+      ...(theirs ? [() => count(theirs, [runs]), () => count(theirs, [1])] : []),
+    ];
+    const results: Counted[] = [];
+    for (let i = 0; i < jobs.length; i += 2) results.push(...(await Promise.all(jobs.slice(i, i + 2).map((job) => job()))));
+    const [mineRuns, mineIdle, anchorRuns, anchorIdle, theirRuns, theirIdle] = results;
+    const perRun = (work: Counted, idle: Counted) => (work.instructions - idle.instructions) / (runs - 1);
+    const g = (n: number) => `${(n / 1e9).toFixed(3)} G`;
+    const minePerRun = perRun(mineRuns!, mineIdle!);
+    const anchorPerRun = perRun(anchorRuns!, anchorIdle!);
+    process.stdout.write(
+      `this tree: ${g(minePerRun)} instructions per warm five-day run (${runs} runs in one process, less one run alone; record ${mineRuns!.recordDigest})\n` +
+        `anchor, XState alone: ${g(anchorPerRun)} for ${transitions.toLocaleString('en-US')} transitions in ${actors.toLocaleString('en-US')} actors of the bench's bare machine, as many as one run\n` +
+        `this tree / anchor: ${(minePerRun / anchorPerRun).toFixed(2)}\n`,
+    );
+    if (theirRuns && theirIdle) {
+      const theirPerRun = perRun(theirRuns, theirIdle);
+      process.stdout.write(
+        `${against}: ${g(theirPerRun)} per five-day run (record ${theirRuns.recordDigest})\n` +
+          `this tree / ${against}: ${(minePerRun / theirPerRun).toFixed(4)}; records ${mineRuns!.recordDigest === theirRuns.recordDigest ? 'the same' : 'DIFFER'}\n`,
+      );
     }
     return 0;
   } finally {

@@ -69,7 +69,7 @@ function fiveDays(): RunResult {
  * machine takes, and how many actors the world makes. Unlike times, these counts do not move
  * with the machine's load: they show whether a change made the run do less.
  */
-function countTransitions(): { microsteps: number; actors: number } {
+export function countTransitions(): { microsteps: number; actors: number } {
   let microsteps = 0;
   let actors = 0;
   const world = createWorld({
@@ -84,14 +84,11 @@ function countTransitions(): { microsteps: number; actors: number } {
 }
 
 /**
- * XState's own floor on this machine, measured in the same run: a two-state machine whose every
- * transition does what a session machine's does (an assign, an emitted event, a reply timeout
- * armed on the same virtual clock), stepped in sessions of 24 transitions. Returns µs per
- * transition, actor creation included.
+ * A two-state machine whose every transition does what a session machine's does: an assign, an
+ * emitted event, and a reply timeout armed on the given virtual clock. XState's floor per step.
  */
-function bareTransitions(sessions: number): number {
-  const clock = new VirtualClock();
-  const machine = setup({
+export function bareMachine() {
+  return setup({
     types: { context: {} as { n: number; name: string; pipelining: boolean; tls: string }, events: {} as { type: 'go' } },
     actions: { count: assign(({ context }) => ({ n: context.n + 1 })), write: emit({ type: 'send' as const, text: 'NOOP\r\n' }) },
     delays: { commandTimeout: () => 300_000 },
@@ -104,17 +101,36 @@ function bareTransitions(sessions: number): number {
       done: { type: 'final' },
     },
   });
-  const started = performance.now();
+}
+
+/**
+ * Step `actors` bare machines (`bareMachine`), `transitions` transitions in all, spread evenly;
+ * returns how many events they emitted (one per transition).
+ */
+export function stepBareMachines(machine: ReturnType<typeof bareMachine>, actors: number, transitions: number, clock: VirtualClock): number {
   let written = 0;
-  for (let s = 0; s < sessions; s++) {
+  for (let s = 0; s < actors; s++) {
     const actor = createActor(machine, { clock });
     actor.on('send', () => {
       written += 1;
     });
     actor.start();
-    for (let i = 0; i < 24; i++) actor.send({ type: 'go' });
+    const steps = Math.floor(transitions / actors) + (s < transitions % actors ? 1 : 0);
+    for (let i = 0; i < steps; i++) actor.send({ type: 'go' });
     actor.stop();
   }
+  return written;
+}
+
+/**
+ * XState's own floor on this machine, measured in the same run: `bareMachine` stepped in
+ * sessions of 24 transitions. Returns µs per transition, actor creation included.
+ */
+function bareTransitions(sessions: number): number {
+  const clock = new VirtualClock();
+  const machine = bareMachine();
+  const started = performance.now();
+  const written = stepBareMachines(machine, sessions, sessions * 24, clock);
   if (written !== sessions * 24) throw new Error(`bare machine wrote ${written} times, expected ${sessions * 24}`);
   return ((performance.now() - started) * 1000) / (sessions * 24);
 }
