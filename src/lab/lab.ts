@@ -741,12 +741,20 @@ export class Lab {
    * What the clock brought, as terminal lines, with a run of retry rounds that said the same
    * thing folded (sim/repeats.ts): five days of an unreachable destination are a hundred
    * identical rounds, thousands of lines that bury the bounce at the end. A round is what one
-   * run of the queue did for a message: from its MX lookup and attempt to its deferral.
+   * run of the queue did: from its MX lookup and attempt to its deferral, with the messages
+   * deferred beside it as "delivery temporarily suspended".
    */
   private describeFolded(events: readonly WorldEvent[]): OutputLine[] {
     const rounds: { events: WorldEvent[]; attempt?: number }[] = [];
     let current: { events: WorldEvent[]; attempt?: number } | undefined;
     for (const event of events) {
+      // The other messages a suspended destination defers with the probe, in the same moment,
+      // belong to the probe's round: each run of the queue then reads the same.
+      const closed = rounds.at(-1)?.events.at(-1);
+      if (current === undefined && event.kind === 'deferral' && closed?.kind === 'deferral' && closed.at === event.at) {
+        rounds.at(-1)!.events.push(event);
+        continue;
+      }
       if (current === undefined) rounds.push((current = { events: [] }));
       current.events.push(event);
       if (event.kind === 'delivery-attempt') current.attempt ??= event.attempt;
@@ -772,10 +780,12 @@ export class Lab {
       }
       const first = item.rounds[0]!;
       const last = item.rounds.at(-1)!;
-      const recipients = first.events.find((e) => e.kind === 'delivery-attempt')?.recipients.join(', ') ?? '';
+      const tried = first.events.find((e) => e.kind === 'delivery-attempt')?.recipients ?? [];
+      const waiting = first.events.filter((e) => e.kind === 'deferral' && !e.recipients.some((r) => tried.includes(r))).length;
+      const beside = waiting === 0 ? '' : ` (and ${waiting} more message${waiting === 1 ? '' : 's'} waiting with it)`;
       out.push({
         text:
-          `${eventTime(first.events[0]!.at, this.epoch)} ** attempts ${first.attempt}–${last.attempt} for ${recipients}: the same as attempt ${item.same.attempt}, ` +
+          `${eventTime(first.events[0]!.at, this.epoch)} ** attempts ${first.attempt}–${last.attempt} for ${tried.join(', ')}${beside}: the same as attempt ${item.same.attempt}, ` +
           `${item.rounds.length} times, every ${formatDuration(first.events[0]!.at - item.same.events[0]!.at)}, until ${eventTime(last.events[0]!.at, this.epoch)} (the Delivery panel lists each)`,
         tone: 'transient',
       });

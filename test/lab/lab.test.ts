@@ -211,6 +211,20 @@ describe('the shell', () => {
     expect(t.lab.record.deliveries.filter((d) => d.recipient === 'ann@dane.example' && d.outcome === 'deferred')).toHaveLength(111);
   });
 
+  it('clock +5d with three messages to a dead destination: the probe and the two it holds back fold together', async () => {
+    const t = open();
+    for (const who of ['ann', 'ben', 'cid']) await t.type(`send --from alice@example.com --to ${who}@down.example`);
+    t.take();
+    await t.type('clock +5d');
+    const printed = t.take();
+    // Each run of the queue tries ann's copy and defers ben's and cid's as "temporarily suspended"
+    // (Postfix's dead-destination rest): one round, a hundred times the same.
+    expect(printed).toContainEqual(expect.stringMatching(/^\[\+0d \S+\] \*\* attempts \d+–110 for ann@down\.example \(and 2 more messages waiting with it\): the same as attempt \d+, \d+ times, every 1h7m10s, until \[\+4d 22:49:30\]/));
+    expect(printed.filter((line) => /delivery temporarily suspended/.test(line)).length).toBeLessThan(40);
+    expect(printed.join('\n')).toMatch(/\*\* bounced ben@down\.example: 4\.4\.7/);
+    expect(printed.length).toBeLessThan(600);
+  });
+
   it('send --step shows one exchange per Enter', async () => {
     const t = open();
     await t.type('send --from alice@example.com --to bob@example.net --step');
