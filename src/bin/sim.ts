@@ -131,6 +131,11 @@ interface TranscriptLine {
   endsRound?: boolean;
 }
 
+/** A transcript line as printed: its virtual time, then its text. */
+function stamped(world: World, line: TranscriptLine): string {
+  return `${world.clock.format(line.at)} ${line.text}`;
+}
+
 /** The transcript of one handle: its attempts' connections, in log order. */
 function transcript(world: World, handle: DeliveryHandle): TranscriptLine[] {
   const lines: TranscriptLine[] = [];
@@ -210,7 +215,7 @@ function foldRepeats(world: World, lines: readonly TranscriptLine[]): string[] {
   const out: string[] = [];
   for (const item of foldRepeatedRounds(roundsOf(lines), TRANSCRIPT_ROUNDS)) {
     if (item.kind === 'round') {
-      for (const line of item.round) out.push(`${world.clock.format(line.at)} ${line.text}`);
+      for (const line of item.round) out.push(stamped(world, line));
       continue;
     }
     const first = item.rounds[0]!;
@@ -290,7 +295,7 @@ function runSend(options: SendOptions): number {
           now: world.clock.format(),
           recipients: handle.recipients().map((r) => ({ address: r.address, status: r.status === 'queued' ? 'deferred' : r.status === 'failed' ? 'bounced' : r.status, enhanced: r.statusCode, diagnostic: r.last?.diagnostic, attempts: r.attempts })),
           timeline: handle.timeline(),
-          transcript: lines.map((line) => `${world.clock.format(line.at)} ${line.text}`),
+          transcript: lines.map((line) => stamped(world, line)),
           dsns: handle.dsns,
           laterReports: laterReports(world, handle).map(({ host, copy }) => ({ host, ...(copy ? { at: world.clock.format(copy.deliveredAt), text: copy.raw } : { pending: true }) })),
         },
@@ -300,7 +305,7 @@ function runSend(options: SendOptions): number {
     );
     return 0;
   }
-  const printed = options.everyAttempt ? lines.map((line) => `${world.clock.format(line.at)} ${line.text}`) : foldRepeats(world, lines);
+  const printed = options.everyAttempt ? lines.map((line) => stamped(world, line)) : foldRepeats(world, lines);
   const out = [...printed, '', `outcome at ${world.clock.format()}:`, ...outcomeLines(handle)];
   for (const dsn of handle.dsns) out.push('', `--- DSN (${dsn.action}) sent to ${handle.from} at ${world.clock.format(dsn.at)} ---`, dsn.text.replace(/\r\n/g, '\n').trimEnd());
   for (const { host, copy } of laterReports(world, handle)) {

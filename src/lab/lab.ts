@@ -760,7 +760,10 @@ export class Lab {
       if (event.kind === 'delivery-attempt') current.attempt ??= event.attempt;
       if (event.kind === 'deferral' || event.kind === 'bounce' || event.kind === 'delivery') current = undefined;
     }
-    const described = new Map(rounds.map((round) => [round, this.describeEvents(round.events).flat()]));
+    // In order, with one record of the connections inside TLS: a session that carries several
+    // messages spans rounds (each message's delivery ends one).
+    const secure = new Set<string>();
+    const described = new Map(rounds.map((round) => [round, this.describeEvents(round.events, secure).flat()]));
     const lines = (round: (typeof rounds)[number]) => described.get(round)!;
     const folded = foldRepeatedRounds(rounds, {
       // Without its times and its attempt number; a round that is no attempt is itself only.
@@ -869,8 +872,11 @@ export class Lab {
     return lines;
   }
 
-  /** World events as terminal lines, grouped in exchanges (a command and its reply). */
-  private describeEvents(events: readonly WorldEvent[]): OutputLine[][] {
+  /**
+   * World events as terminal lines, grouped in exchanges (a command and its reply). `secure`
+   * holds the connections that are inside TLS so far: events described in parts share one.
+   */
+  private describeEvents(events: readonly WorldEvent[], secure = new Set<string>()): OutputLine[][] {
     const groups: OutputLine[][] = [];
     let current: OutputLine[] = [];
     const push = (line: OutputLine, endsGroup = false) => {
@@ -880,7 +886,6 @@ export class Lab {
         current = [];
       }
     };
-    const secure = new Set<string>();
     for (const event of events) {
       const t = eventTime(event.at, this.epoch);
       switch (event.kind) {
