@@ -39,7 +39,8 @@ const USAGE = 'usage: npx tsx test/bench/instructions.ts [--runs N (2 or more)] 
 
 interface Counted {
   instructions: number;
-  recordDigest: string;
+  /** What the program printed: a record digest, or how many transitions the anchor stepped. */
+  output: string;
 }
 
 /**
@@ -124,7 +125,7 @@ function count(program: string, args: readonly (string | number)[]): Promise<Cou
         reject(new Error(`valgrind on ${program} exited ${code}:\n${err.split('\n').slice(-15).join('\n')}`));
         return;
       }
-      resolve({ instructions: Number(refs[1]!.replaceAll(',', '')), recordDigest: out.trim() });
+      resolve({ instructions: Number(refs[1]!.replaceAll(',', '')), output: out.trim() });
     });
   });
 }
@@ -185,18 +186,20 @@ async function main(argv: readonly string[]): Promise<number> {
     const [mineRuns, mineIdle, anchorRuns, anchorIdle, theirRuns, theirIdle] = results;
     const perRun = (work: Counted, idle: Counted) => (work.instructions - idle.instructions) / (runs - 1);
     const g = (n: number) => `${(n / 1e9).toFixed(3)} G`;
+    // The anchor did step as many transitions as the run (each emits once).
+    if (Number(anchorRuns!.output) !== runs * transitions) throw new Error(`the anchor stepped ${anchorRuns!.output} transitions, not ${runs * transitions}`);
     const minePerRun = perRun(mineRuns!, mineIdle!);
     const anchorPerRun = perRun(anchorRuns!, anchorIdle!);
     process.stdout.write(
-      `this tree: ${g(minePerRun)} instructions per warm five-day run (${runs} runs in one process, less one run alone; record ${mineRuns!.recordDigest})\n` +
+      `this tree: ${g(minePerRun)} instructions per warm five-day run (${runs} runs in one process, less one run alone; record ${mineRuns!.output})\n` +
         `anchor, XState alone: ${g(anchorPerRun)} for ${transitions.toLocaleString('en-US')} transitions in ${actors.toLocaleString('en-US')} actors of the bench's bare machine, as many as one run\n` +
         `this tree / anchor: ${(minePerRun / anchorPerRun).toFixed(2)}\n`,
     );
     if (theirRuns && theirIdle) {
       const theirPerRun = perRun(theirRuns, theirIdle);
       process.stdout.write(
-        `${against}: ${g(theirPerRun)} per five-day run (record ${theirRuns.recordDigest})\n` +
-          `this tree / ${against}: ${(minePerRun / theirPerRun).toFixed(4)}; records ${mineRuns!.recordDigest === theirRuns.recordDigest ? 'the same' : 'DIFFER'}\n`,
+        `${against}: ${g(theirPerRun)} per five-day run (record ${theirRuns.output})\n` +
+          `this tree / ${against}: ${(minePerRun / theirPerRun).toFixed(4)}; records ${mineRuns!.output === theirRuns.output ? 'the same' : 'DIFFER'}\n`,
       );
     }
     return 0;
