@@ -6,6 +6,7 @@
  *
  *   npx tsx test/bench/virtualTime.ts        prints the rows as JSON (or via `npm run bench`)
  */
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { assign, createActor, emit, setup } from 'xstate';
@@ -81,6 +82,39 @@ export function countTransitions(): { microsteps: number; actors: number } {
   });
   runFiveDays(world);
   return { microsteps, actors };
+}
+
+interface SamplingHeapProfileNode {
+  selfSize: number;
+  children: SamplingHeapProfileNode[];
+}
+
+function totalSize(node: SamplingHeapProfileNode): number {
+  let total = node.selfSize;
+  for (const child of node.children) total += totalSize(child);
+  return total;
+}
+
+/**
+ * The memory traffic of one five-day run, which is what moves with the host (the run's time
+ * follows it when the machine is busy): the bytes it allocates, and the bytes that lived long
+ * enough to be copied out of the young generation (promoted), in MB per run. Sampled by V8's
+ * heap profiler every 1 KB over `runs` warm runs; counted, not timed, so it moves by about 1%.
+ */
+async function memoryTraffic(runs: number): Promise<{ allocatedMb: number; promotedMb: number }> {
+  const session = new Session();
+  session.connect();
+  const sampled = async (includeObjectsCollectedByMinorGC: boolean): Promise<number> => {
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC });
+    for (let i = 0; i < runs; i++) runFiveDays(createWorld({ seed: 42 }));
+    const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: SamplingHeapProfileNode } };
+    return totalSize(profile.head) / runs / 1e6;
+  };
+  try {
+    return { allocatedMb: await sampled(true), promotedMb: await sampled(false) };
+  } finally {
+    session.disconnect();
+  }
 }
 
 /**
@@ -184,6 +218,8 @@ export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow
   const perTenSession = await repeat(() => directSessions(count / 10, 10), { warmup: 1, repetitions: quick ? 1 : 5 });
   log('virtual time: transitions per run, and XState alone');
   const counted = countTransitions();
+  log('virtual time: memory traffic per run');
+  const traffic = await memoryTraffic(quick ? 1 : 2);
   const floor = await repeat(() => bareTransitions(quick ? 100 : 500), { warmup: 1, repetitions: quick ? 1 : 5 });
   const r = last!;
   // The same work without the queue: as many sessions, each paying its setup (EHLO, STARTTLS,
@@ -202,6 +238,9 @@ export async function benchVirtualTime(context?: BenchContext): Promise<BenchRow
     measuredRow(SECTION, 'one more transaction on an open connection', summarize([extraTransactionMs]), 'ms', { note: 'from sessions of 10 transactions against sessions of 1, same run' }),
     measuredRow(SECTION, 'XState transitions in the five days (microsteps after each actor has started)', summarize([counted.microsteps]), 'transitions', {
       note: `${counted.actors} actors (a client and a server per session, a queue per destination); counted, not timed: the same on any machine`,
+    }),
+    measuredRow(SECTION, 'bytes allocated in the five days', summarize([traffic.allocatedMb]), 'MB', {
+      note: `of which ${traffic.promotedMb.toFixed(1)} MB lived long enough to leave the young generation; sampled by V8's heap profiler, counted not timed: the memory traffic that the run's time follows when the host is busy`,
     }),
     measuredRow(SECTION, 'the five days per transition', summarize(run.samples.map((ms) => (ms * 1000) / counted.microsteps)), 'µs', {
       anchor: 'one transition of a bare XState machine (an assign, an emitted event, a timeout armed), same run',
