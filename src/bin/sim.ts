@@ -196,13 +196,16 @@ function roundsOf(lines: readonly TranscriptLine[]): TranscriptLine[][] {
   return rounds;
 }
 
-/** What a round said, without its times and numbers (lines outside any attempt are each their own), and the wait from one round's start to the next. */
+/** What a round said, without its times and numbers (lines outside any attempt are each their own), the wait from one round's start to the next, and whose retries it is. */
 const TRANSCRIPT_ROUNDS: RoundReading<readonly TranscriptLine[]> = {
   sameAs: (round) =>
     round[0]!.attempt === undefined
       ? `${round[0]!.at} ${round[0]!.text}`
       : round.map((line) => line.text.replace(/^== attempt \d+:/, '== attempt:').replace(/; next attempt \S+ \S+$/, '')).join('\n'),
   waitBetween: (before, after) => after[0]!.at - before[0]!.at,
+  // A message waiting at two destinations is retried at each on its own schedule: the
+  // recipients an attempt is for name its queue entry.
+  streamOf: (round) => (round[0]!.attempt === undefined ? '' : (/ for (.*)$/.exec(round[0]!.text)?.[1] ?? '')),
 };
 
 /**
@@ -221,7 +224,7 @@ function foldRepeats(world: World, lines: readonly TranscriptLine[]): string[] {
     const first = item.rounds[0]!;
     const last = item.rounds.at(-1)!;
     out.push(
-      `${world.clock.format(first[0]!.at)} .. attempts ${first[0]!.attempt}–${last[0]!.attempt}: the same as attempt ${item.same[0]!.attempt}, ${item.rounds.length} times, ` +
+      `${world.clock.format(first[0]!.at)} .. attempts ${first[0]!.attempt}–${last[0]!.attempt} for ${TRANSCRIPT_ROUNDS.streamOf!(first)}: the same as attempt ${item.same[0]!.attempt}, ${item.rounds.length} times, ` +
         `every ${formatDuration(TRANSCRIPT_ROUNDS.waitBetween(item.same, first))}, until ${world.clock.format(last[0]!.at)} (--every-attempt prints them)`,
     );
   }

@@ -23,26 +23,49 @@ export type FoldedRounds<R> =
 export interface RoundReading<R> {
   /** What a round said, without its times and numbers: rounds with the same are the same failure again. */
   sameAs(round: R): string;
-  /** The wait between two rounds that follow each other. */
+  /** The wait between two rounds that follow each other (in the same stream). */
   waitBetween(before: R, after: R): number;
+  /**
+   * Whose retries a round is, when the rounds of several queue entries come interleaved (a
+   * message waiting at two dead destinations is tried at each on its own schedule): runs are
+   * found within each stream, and the folded item stands where its first folded round was.
+   * One stream when absent.
+   */
+  streamOf?(round: R): string;
 }
 
 export function foldRepeatedRounds<R>(rounds: readonly R[], reading: RoundReading<R>): FoldedRounds<R>[] {
-  const out: FoldedRounds<R>[] = [];
-  const keys = rounds.map((round) => reading.sameAs(round));
-  const waitBefore = (k: number) => reading.waitBetween(rounds[k - 1]!, rounds[k]!);
-  for (let r = 0; r < rounds.length; ) {
-    // The run of rounds with this one's answers, each the same wait after the one before it.
-    let end = r + 1;
-    while (end < rounds.length && keys[end] === keys[r] && (end === r + 1 || waitBefore(end) === waitBefore(r + 1))) end += 1;
-    if (end - r < FOLD_AT) {
-      for (let k = r; k < end; k++) out.push({ kind: 'round', round: rounds[k]! });
-    } else {
-      out.push({ kind: 'round', round: rounds[r]! });
-      out.push({ kind: 'repeats', rounds: rounds.slice(r + 1, end - 1), same: rounds[r]! });
-      out.push({ kind: 'round', round: rounds[end - 1]! });
+  // Each stream's rounds, by their place in `rounds`.
+  const streams = new Map<string, number[]>();
+  rounds.forEach((round, index) => {
+    const stream = reading.streamOf?.(round) ?? '';
+    const members = streams.get(stream);
+    if (members) members.push(index);
+    else streams.set(stream, [index]);
+  });
+  /** Per place in `rounds`: shown as it is (absent), folded into the item that starts there, or folded into an earlier one. */
+  const folded = new Map<number, FoldedRounds<R> | 'inside'>();
+  for (const places of streams.values()) {
+    const own = places.map((place) => rounds[place]!);
+    const keys = own.map((round) => reading.sameAs(round));
+    const waitBefore = (k: number) => reading.waitBetween(own[k - 1]!, own[k]!);
+    for (let r = 0; r < own.length; ) {
+      // The run of rounds with this one's answers, each the same wait after the one before it.
+      let end = r + 1;
+      while (end < own.length && keys[end] === keys[r] && (end === r + 1 || waitBefore(end) === waitBefore(r + 1))) end += 1;
+      if (end - r >= FOLD_AT) {
+        // The first and the last round as they are; the ones between them in one item.
+        folded.set(places[r + 1]!, { kind: 'repeats', rounds: own.slice(r + 1, end - 1), same: own[r]! });
+        for (let k = r + 2; k < end - 1; k++) folded.set(places[k]!, 'inside');
+      }
+      r = end;
     }
-    r = end;
   }
+  const out: FoldedRounds<R>[] = [];
+  rounds.forEach((round, place) => {
+    const item = folded.get(place);
+    if (item === undefined) out.push({ kind: 'round', round });
+    else if (item !== 'inside') out.push(item);
+  });
   return out;
 }

@@ -55,7 +55,7 @@ describe('sim CLI', () => {
     const attemptsShown = [...folded.out.matchAll(/^\+\S+ \S+ == attempt (\d+):/gm)].map((m) => Number(m[1]));
     // The growing backoff (5, 10, 20, 40 minutes) stays in view, then the longest wait repeats.
     expect(attemptsShown).toEqual([1, 2, 3, 4, 5, 111]);
-    expect(folded.out).toMatch(/^\+0d 02:21:40 \.\. attempts 6–110: the same as attempt 5, 105 times, every 1h6m40s, until \+4d 21:55:00 \(--every-attempt prints them\)$/m);
+    expect(folded.out).toMatch(/^\+0d 02:21:40 \.\. attempts 6–110 for ann@dane\.example: the same as attempt 5, 105 times, every 1h6m40s, until \+4d 21:55:00 \(--every-attempt prints them\)$/m);
     expect(folded.out).toMatch(/^ann@dane\.example: bounced 4\.4\.7 /m);
     expect(folded.out.split('\n').length).toBeLessThan(250);
 
@@ -67,6 +67,19 @@ describe('sim CLI', () => {
     // Folding changes what is printed, not what happened: the outcome and the DSNs are the same.
     const tail = (out: string) => out.slice(out.indexOf('\noutcome at '));
     expect(tail(folded.out)).toBe(tail(every.out));
+  });
+
+  it("send --days 5 to two dead destinations: each one's retries fold on their own schedule, between the other's", () => {
+    const { code, out } = sim('send', '--from', 'alice@example.com', '--to', 'ann@dane.example', '--to', 'bob@down.example', '--days', '5');
+    expect(code).toBe(0);
+    // dane.example refuses after STARTTLS, down.example does not answer (30 s timeout): the waits differ.
+    expect(out).toMatch(/^\+0d 02:21:40 \.\. attempts 6–110 for ann@dane\.example: the same as attempt 5, 105 times, every 1h6m40s, until \+4d 21:55:00 /m);
+    expect(out).toMatch(/^\+0d 02:24:10 \.\. attempts 6–110 for bob@down\.example: the same as attempt 5, 105 times, every 1h7m10s, until \+4d 22:49:30 /m);
+    expect(out).toMatch(/^\+4d 23:01:40 == attempt 111: connect to mx\.dane\.example:25 for ann@dane\.example$/m);
+    expect(out).toMatch(/^\+4d 23:56:40 == attempt 111: connect to mx2\.down\.example:25 for bob@down\.example$/m);
+    expect(out).toMatch(/^ann@dane\.example: bounced 4\.4\.7 /m);
+    expect(out).toMatch(/^bob@down\.example: bounced 4\.4\.7 /m);
+    expect(out.split('\n').filter((line) => line.startsWith('+')).length).toBeLessThan(200);
   });
 
   it('send to the bouncer: accepted, bounced ten minutes later, and the report shown unless NOTIFY asked for none', () => {
