@@ -774,6 +774,8 @@ export class Lab {
               .map((line) => line.text.replace(/^\[[^\]]*\] /, '').replace(/^\*\* attempt \d+ /, '** attempt ').replace(/; next try \[[^\]]*\]$/, ''))
               .join('\n'),
       waitBetween: (before, after) => after.events[0]!.at - before.events[0]!.at,
+      // Messages at two dead destinations are retried on two schedules, their rounds interleaved.
+      streamOf: (round) => (round.attempt === undefined ? '' : (round.events.find((e) => e.kind === 'delivery-attempt')?.recipients.join(', ') ?? '')),
     });
     const out: OutputLine[] = [];
     for (const item of folded) {
