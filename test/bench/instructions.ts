@@ -10,6 +10,10 @@
  *   npx tsx test/bench/instructions.ts                  this tree
  *   npx tsx test/bench/instructions.ts --against HEAD~1 this tree and another commit, side by side
  *   npx tsx test/bench/instructions.ts --runs 5         five-day runs per process (default 3)
+ *   npx tsx test/bench/instructions.ts --xstate 6.0.0-alpha.52
+ *                                                       also the anchor's bare machine written for
+ *                                                       another XState (installed from npm into a
+ *                                                       temporary folder): is it a faster floor?
  *
  * Each program runs in a fresh process doing `--runs` five-day runs, and again doing one: the
  * difference, divided by the runs less one, is the instructions of one warm run, without starting
@@ -35,7 +39,7 @@ import { build } from 'esbuild';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
-const USAGE = 'usage: npx tsx test/bench/instructions.ts [--runs N (2 or more)] [--against <git ref>]';
+const USAGE = 'usage: npx tsx test/bench/instructions.ts [--runs N (2 or more)] [--against <git ref>] [--xstate <6.x version>]';
 
 interface Counted {
   instructions: number;
@@ -74,17 +78,78 @@ process.stdout.write(hash.digest('hex').slice(0, 16) + '\\n');
  * transition) stepped as many times, in as many actors, as one five-day run of this tree.
  */
 function anchorProgram(): string {
-  const at = (file: string) => JSON.stringify(path.join(ROOT, file));
+  // The prelude first: virtualTime.ts must not find itself the program.
   return `
 import './prelude.mjs';
-import { VirtualClock } from ${at('src/sim/clock.ts')};
-import { bareMachine, stepBareMachines } from ${at('test/bench/virtualTime.ts')};
-const [runs, actors, transitions] = process.argv.slice(2).map(Number);
+import { bareMachine, stepBareMachines } from ${JSON.stringify(path.join(ROOT, 'test/bench/virtualTime.ts'))};
+${BARE_RUNS_HEAD}
 const machine = bareMachine();
+for (let i = 0; i < runs; i++) written += stepBareMachines(machine, actors, transitions, countingClock());
+${BARE_RUNS_TAIL}`;
+}
+
+/**
+ * What the anchor's programs share: the arguments (runs, actors, transitions), a virtual clock
+ * that counts the timers armed on it, and the closing line: the events written and the timers
+ * armed, which must be the same for two programs to be compared.
+ */
+const BARE_RUNS_HEAD = `
+import { VirtualClock } from ${JSON.stringify(path.join(ROOT, 'src/sim/clock.ts'))};
+const [runs, actors, transitions] = process.argv.slice(2).map(Number);
 let written = 0;
-for (let i = 0; i < runs; i++) written += stepBareMachines(machine, actors, transitions, new VirtualClock());
-process.stdout.write(written + '\\n');
-`;
+let timers = 0;
+const countingClock = () => {
+  const clock = new VirtualClock();
+  const setTimeout = clock.setTimeout;
+  clock.setTimeout = (fn, ms) => (timers++, setTimeout(fn, ms));
+  return clock;
+};`;
+const BARE_RUNS_TAIL = `process.stdout.write(written + ' ' + timers + '\\n');\n`;
+
+/**
+ * The anchor's bare machine written for XState 6, whose transitions are functions that return
+ * the target and the new context and emit through \`enq\` (there are no \`assign\` or \`emit\`
+ * action objects): the same two states, the same context, an emitted event and a reply timeout
+ * armed on the virtual clock per transition, stepped as \`stepBareMachines\` steps the anchor.
+ * It prints what it wrote and how many timers it armed, which must match the anchor's.
+ */
+function xstate6Program(): string {
+  return `
+import './prelude.mjs';
+import { createActor, createMachine } from 'xstate';
+${BARE_RUNS_HEAD}
+const step = (target) => ({ context }, enq) => {
+  enq.emit({ type: 'send', text: 'NOOP\\r\\n' });
+  return { target, context: { ...context, n: context.n + 1 } };
+};
+const machine = createMachine({
+  context: { n: 0, name: 'client.example', pipelining: true, tls: 'none' },
+  initial: 'a',
+  states: {
+    a: { on: { go: step('b') }, after: { 300000: 'done' } },
+    b: { on: { go: step('a') }, after: { 300000: 'done' } },
+    done: { type: 'final' },
+  },
+});
+for (let i = 0; i < runs; i++) {
+  const clock = countingClock();
+  for (let s = 0; s < actors; s++) {
+    const actor = createActor(machine, { clock });
+    actor.on('send', () => { written += 1; });
+    actor.start();
+    const steps = Math.floor(transitions / actors) + (s < transitions % actors ? 1 : 0);
+    for (let k = 0; k < steps; k++) actor.send({ type: 'go' });
+    actor.stop();
+  }
+}
+${BARE_RUNS_TAIL}`;
+}
+
+/** Install \`xstate@version\` from npm into \`dir\` (its own node_modules, nothing of this tree touched). */
+function installXState(version: string, dir: string): void {
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const installed = spawnSync(npm, ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `xstate@${version}`], { encoding: 'utf8' });
+  if (installed.status !== 0) throw new Error(`npm install xstate@${version} failed: ${(installed.stderr || installed.stdout).trim().split('\n').slice(-5).join('\n')}`);
 }
 
 /** This tree's run, counted (not under valgrind): its XState transitions and actors. */
@@ -148,10 +213,17 @@ function worktreeOf(ref: string): { dir: string; remove: () => void } {
 async function main(argv: readonly string[]): Promise<number> {
   let runs = 3;
   let against: string | undefined;
+  /** Another XState 6 release to count the anchor's bare machine on. */
+  let xstateNext: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--runs' && /^([2-9]|[1-9]\d+)$/.test(argv[i + 1] ?? '')) runs = Number(argv[++i]);
     else if (arg === '--against' && argv[i + 1]) against = argv[++i];
+    else if (arg === '--xstate' && /^6\.\d+\.\d+(-[0-9A-Za-z.]+)?$/.test(argv[i + 1] ?? '')) xstateNext = argv[++i];
+    else if (arg === '--xstate') {
+      process.stderr.write(`instructions: --xstate takes an XState 6 version, such as 6.0.0-alpha.52 (the bare machine is written in its API), not "${argv[i + 1] ?? ''}"\n${USAGE}\n`);
+      return 2;
+    }
     else {
       process.stderr.write(`instructions: unknown or incomplete argument "${arg}"\n${USAGE}\n`);
       return 2;
@@ -174,32 +246,57 @@ async function main(argv: readonly string[]): Promise<number> {
     // Each program also runs once alone: the difference is the warm runs alone, without starting
     // Node, loading the code and the first run's compiling. Two processes at a time (counts do not depend on what
     // else the machine runs, and this machine has two cores).
-    const jobs: Array<() => Promise<Counted>> = [
-      () => count(mine, [runs]),
-      () => count(mine, [1]),
-      () => count(anchor, [runs, actors, transitions]),
-      () => count(anchor, [1, actors, transitions]),
-      ...(theirs ? [() => count(theirs, [runs]), () => count(theirs, [1])] : []),
+    let next: string | undefined;
+    if (xstateNext) {
+      const nextDir = dir('xstate-next');
+      installXState(xstateNext, nextDir);
+      next = await bundle(xstate6Program(), nextDir);
+    }
+    type Job = readonly [name: string, run: () => Promise<Counted>];
+    const jobs: Job[] = [
+      ['mine', () => count(mine, [runs])],
+      ['mine idle', () => count(mine, [1])],
+      ['anchor', () => count(anchor, [runs, actors, transitions])],
+      ['anchor idle', () => count(anchor, [1, actors, transitions])],
+      ...(theirs ? ([['theirs', () => count(theirs, [runs])], ['theirs idle', () => count(theirs, [1])]] satisfies Job[]) : []),
+      ...(next ? ([['next', () => count(next, [runs, actors, transitions])], ['next idle', () => count(next, [1, actors, transitions])]] satisfies Job[]) : []),
     ];
-    const results: Counted[] = [];
-    for (let i = 0; i < jobs.length; i += 2) results.push(...(await Promise.all(jobs.slice(i, i + 2).map((job) => job()))));
-    const [mineRuns, mineIdle, anchorRuns, anchorIdle, theirRuns, theirIdle] = results;
-    const perRun = (work: Counted, idle: Counted) => (work.instructions - idle.instructions) / (runs - 1);
+    const results = new Map<string, Counted>();
+    for (let i = 0; i < jobs.length; i += 2) {
+      const pair = jobs.slice(i, i + 2);
+      const done = await Promise.all(pair.map(([, job]) => job()));
+      pair.forEach(([name], k) => results.set(name, done[k]!));
+    }
+    const perRun = (name: string) => (results.get(name)!.instructions - results.get(`${name} idle`)!.instructions) / (runs - 1);
     const g = (n: number) => `${(n / 1e9).toFixed(3)} G`;
-    // The anchor did step as many transitions as the run (each emits once).
-    if (Number(anchorRuns!.output) !== runs * transitions) throw new Error(`the anchor stepped ${anchorRuns!.output} transitions, not ${runs * transitions}`);
-    const minePerRun = perRun(mineRuns!, mineIdle!);
-    const anchorPerRun = perRun(anchorRuns!, anchorIdle!);
+    // The anchor did step as many transitions as the run (each emits once), arming a timer each.
+    const [anchorWritten, anchorTimers] = results.get('anchor')!.output.split(' ').map(Number);
+    if (anchorWritten !== runs * transitions) throw new Error(`the anchor stepped ${anchorWritten} transitions, not ${runs * transitions}`);
+    const minePerRun = perRun('mine');
+    const anchorPerRun = perRun('anchor');
+    const record = results.get('mine')!.output;
     process.stdout.write(
-      `this tree: ${g(minePerRun)} instructions per warm five-day run (${runs} runs in one process, less one run alone; record ${mineRuns!.output})\n` +
+      `this tree: ${g(minePerRun)} instructions per warm five-day run (${runs} runs in one process, less one run alone; record ${record})\n` +
         `anchor, XState alone: ${g(anchorPerRun)} for ${transitions.toLocaleString('en-US')} transitions in ${actors.toLocaleString('en-US')} actors of the bench's bare machine, as many as one run\n` +
         `this tree / anchor: ${(minePerRun / anchorPerRun).toFixed(2)}\n`,
     );
-    if (theirRuns && theirIdle) {
-      const theirPerRun = perRun(theirRuns, theirIdle);
+    if (theirs) {
+      const theirPerRun = perRun('theirs');
+      const theirRecord = results.get('theirs')!.output;
       process.stdout.write(
-        `${against}: ${g(theirPerRun)} per five-day run (record ${theirRuns.output})\n` +
-          `this tree / ${against}: ${(minePerRun / theirPerRun).toFixed(4)}; records ${mineRuns!.output === theirRuns.output ? 'the same' : 'DIFFER'}\n`,
+        `${against}: ${g(theirPerRun)} per five-day run (record ${theirRecord})\n` +
+          `this tree / ${against}: ${(minePerRun / theirPerRun).toFixed(4)}; records ${record === theirRecord ? 'the same' : 'DIFFER'}\n`,
+      );
+    }
+    if (next) {
+      // The same work or no comparison: as many events written and timers armed as the anchor.
+      if (results.get('next')!.output !== results.get('anchor')!.output) {
+        throw new Error(`xstate@${xstateNext}'s bare machine wrote and armed "${results.get('next')!.output}", the anchor "${results.get('anchor')!.output}"`);
+      }
+      const nextPerRun = perRun('next');
+      process.stdout.write(
+        `the anchor on xstate@${xstateNext}: ${g(nextPerRun)} (the same machine in its API: ${anchorWritten!.toLocaleString('en-US')} events written, ${anchorTimers!.toLocaleString('en-US')} timers armed, as on this tree's XState)\n` +
+          `xstate@${xstateNext} / this tree's XState, per transition: ${(nextPerRun / anchorPerRun).toFixed(2)}\n`,
       );
     }
     return 0;
