@@ -20,7 +20,7 @@ import { ConnectError, type Link, type TlsReport } from '../net/link';
 import { allowedNext, type ClientSnapshotLike } from '../machines/client';
 import { replyClass, type Reply } from '../protocol/reply';
 import { helpLines } from './help';
-import { parseShellLine, type ShellCommand } from './shell';
+import { parseShellLine, shellCommandTypedInSession, type ShellCommand } from './shell';
 import type { DmarcResult, SpfResult } from '../sim/spf';
 import { authChecks, loadAuthChecks, type AuthChecks } from './authChecks';
 import { dsnWireParameters } from './dsnOptions';
@@ -597,6 +597,8 @@ export class Lab {
     const replies = session.conversation.serverText(text);
     for (const read of replies) {
       this.print(read.lines.map((line) => ({ text: line, tone: toneOf(read.reply.code) })));
+      const meant = read.reply.code === 500 || read.reply.code === 502 ? shellCommandTypedInSession(read.to) : undefined;
+      if (meant) this.print([{ text: meant, tone: 'info' }]);
       if (read.to === 'STARTTLS' && read.reply.code === 220) void this.handshake(session);
     }
     this.recorder.state({ at, machine: 'client', state: session.conversation.shadow.phase });

@@ -728,6 +728,19 @@ function digLine(args: readonly string[]): string {
 /** SMTP verbs typed at the shell prompt: the learner meant to be in a session. */
 export const SMTP_VERBS = ['EHLO', 'HELO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'BDAT'] as const;
 
+/**
+ * The other way round: a line typed in a session whose first word is a shell command (`clock
+ * +10m` after a 451). It went to the server as SMTP, and the server refused it as the unknown
+ * command it is (RFC 5321 §4.2.4: 500); this says what the learner meant. HELP is SMTP too
+ * (§4.1.1.8), so it gets no hint.
+ */
+export function shellCommandTypedInSession(verb: string): string | undefined {
+  const word = verb.toLowerCase();
+  const name = ALIASES[word] ?? (SHELL_COMMAND_NAMES as readonly string[]).find((n) => n === word);
+  if (name === undefined || (SMTP_VERBS as readonly string[]).includes(verb.toUpperCase())) return undefined;
+  return `(${word} is a command of this lab's shell, not SMTP, so the server read it as SMTP. Leave the session first, with QUIT or Ctrl-], then type it at the $ prompt.)`;
+}
+
 export function parseShellLine(line: string): ShellParse {
   const tokens = tokenize(line);
   if ('error' in tokens) return fail(tokens.error);

@@ -155,6 +155,26 @@ describe('a typed SMTP session', () => {
     expect(t.lab.prompt).toBe('shell');
     expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'telnet', ok: false });
   });
+
+  it('a shell command typed in a session goes to the server as SMTP, and the lab says what was meant', async () => {
+    const t = open();
+    await t.type('telnet mx.grey.example 25', 'EHLO client.example.com', 'MAIL FROM:<alice@example.com>', 'RCPT TO:<bob@grey.example>');
+    const before = t.lab.world.clock.now();
+    t.take();
+    // Lesson 12's step 1 is done at the 451, before its QUIT; step 2 says: move the clock.
+    await t.type('clock +10m');
+    const printed = t.take();
+    expect(printed[0]).toMatch(/^500 5\.5\.2 .*unknown command "clock"/);
+    expect(printed[1]).toBe("(clock is a command of this lab's shell, not SMTP, so the server read it as SMTP. Leave the session first, with QUIT or Ctrl-], then type it at the $ prompt.)");
+    expect(t.lab.world.clock.now()).toBe(before);
+    expect(t.lab.prompt).toBe('smtp');
+    // HELP is SMTP as well: the server's answer stands alone.
+    await t.type('HELP');
+    expect(t.take().join('\n')).not.toMatch(/lab's shell/);
+    await t.type('QUIT', 'clock +10m');
+    expect(t.lab.prompt).toBe('shell');
+    expect(t.lab.world.clock.now() - before).toBe(10 * 60_000);
+  });
 });
 
 describe('the shell', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseShellLine, tokenize, type ShellCommand } from '../../src/lab/shell';
+import { parseDuration, parseShellLine, shellCommandTypedInSession, tokenize, type ShellCommand } from '../../src/lab/shell';
 import { helpLines } from '../../src/lab/help';
 import { SEND_OPTIONS } from '../../src/lab/shell';
 
@@ -214,6 +214,17 @@ describe('the small commands', () => {
     expect(parseDuration('+1h30m')).toBe(90 * 60_000);
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('+61d')).toEqual({ error: expect.stringMatching(/60 days/) });
+  });
+});
+
+describe('a shell command typed in a session', () => {
+  it("is named by the verb the server refused, aliases included; SMTP's own HELP and other words are not", () => {
+    expect(shellCommandTypedInSession('CLOCK')).toMatch(/^\(clock is a command of this lab's shell, not SMTP/);
+    expect(shellCommandTypedInSession('TELNET')).toMatch(/^\(telnet is a command/);
+    expect(shellCommandTypedInSession('NETCAT')).toMatch(/^\(netcat is a command/);
+    expect(shellCommandTypedInSession('HELP')).toBeUndefined();
+    expect(shellCommandTypedInSession('XYZZY')).toBeUndefined();
+    expect(shellCommandTypedInSession('SWAKS')).toBeUndefined();
   });
 });
 
