@@ -155,14 +155,12 @@ function transcript(world: World, handle: DeliveryHandle): TranscriptLine[] {
       continue;
     }
     if (!('connectionId' in e)) continue;
-    if (e.kind === 'connection' && (e.outcome === 'refused' || e.outcome === 'timeout') && e.client === '192.0.2.25') {
-      // Failed connects carry no id of ours; show those to the hosts this message tried.
-      if (handle.timeline().some((t) => t.host === e.host && (t.outcome === 'refused' || t.outcome === 'timeout') && t.at === e.at)) {
-        push(e, `!! ${e.host}:${e.port} ${e.outcome === 'refused' ? 'connection refused' : 'connection timed out'}`);
-      }
+    if (!connections.has(e.connectionId)) continue;
+    // A connect that failed: refused at once, or timed out when the MTA stopped waiting.
+    if (e.kind === 'connection' && (e.outcome === 'refused' || e.outcome === 'timeout')) {
+      push(e, `!! ${e.host}:${e.port} ${e.outcome === 'refused' ? 'connection refused' : 'connection timed out'}`);
       continue;
     }
-    if (!connections.has(e.connectionId)) continue;
     const tls = secure.has(e.connectionId);
     switch (e.kind) {
       case 'connection':

@@ -144,14 +144,16 @@ class SimLink implements Link {
 
 /** Connect to `host:port` in `world` (a name or an address). Rejects with a `ConnectError`. */
 export function connectSim(world: World, host: string, port: number, options: SimLinkOptions = {}): Promise<Link> {
+  const timeoutMs = options.connectTimeoutMs ?? 30_000;
   const result = world.connect(host, port, {
     ...(options.peerAddress ? { peerAddress: options.peerAddress } : {}),
     ...(options.implicitTls !== undefined ? { implicitTls: options.implicitTls } : {}),
+    timeoutMs,
   });
   if (result.ok) return Promise.resolve(new SimLink(world, result.connection, options));
   if (result.error === 'timeout') {
     // A silent host: nothing happens until the connect timeout runs out, in virtual time.
-    if (options.autoAdvance !== false) world.advance(options.connectTimeoutMs ?? 30_000);
+    if (options.autoAdvance !== false) world.advance(timeoutMs);
     return Promise.reject(new ConnectError('timeout', result.message));
   }
   return Promise.reject(new ConnectError(result.error, result.message));

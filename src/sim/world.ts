@@ -197,13 +197,19 @@ export interface QueueViewEntry {
 
 export type ConnectResult =
   | { ok: true; connection: ServerEnd }
-  | { ok: false; error: 'refused' | 'timeout' | 'unknown-host'; message: string; host: string; port: number };
+  /** `connectionId`: the failed attempt's connection event in the log (a timeout's is logged when the wait ends). */
+  | { ok: false; error: 'refused' | 'timeout' | 'unknown-host'; message: string; host: string; port: number; connectionId: string };
 
 export interface ConnectOptions {
   /** The client's address as the server sees it (default: the learner's). */
   peerAddress?: string;
   /** TLS from the first byte (RFC 8314). Default: on port 465 only. */
   implicitTls?: boolean;
+  /**
+   * How long this client waits for a host that never answers before it gives up (default: the
+   * world's connect timeout). The log records the timeout when that wait ends.
+   */
+  timeoutMs?: number;
 }
 
 export interface World {
@@ -649,8 +655,12 @@ export function createWorld(options: WorldOptions = {}): World {
     const peerAddress = connectOptions.peerAddress ?? LEARNER_ADDRESS;
     const connectionId = `c${++connectionCount}`;
     const fail = (error: 'refused' | 'timeout' | 'unknown-host', message: string): ConnectResult => {
-      append({ kind: 'connection', connectionId, client: peerAddress, port, outcome: error === 'timeout' ? 'timeout' : 'refused' }, name ?? normalizeName(hostName));
-      return { ok: false, error, message, host: name ?? hostName, port };
+      const failed = { kind: 'connection', connectionId, client: peerAddress, port, outcome: error === 'timeout' ? 'timeout' : 'refused' } as const;
+      const host = name ?? normalizeName(hostName);
+      // A refusal (a TCP RST) is known at once; silence only when the client stops waiting.
+      if (error === 'timeout') clock.schedule(clock.now() + (connectOptions.timeoutMs ?? connectTimeoutMs), () => append(failed, host));
+      else append(failed, host);
+      return { ok: false, error, message, host: name ?? hostName, port, connectionId };
     };
     if (!name) return fail('unknown-host', `${hostName}: no such host in this world`);
     const spec = hosts[name]!;
@@ -969,7 +979,7 @@ export function createWorld(options: WorldOptions = {}): World {
           }
           offset = group.length;
           const moveOn = () => {
-            const trial: HostTrial = { host, at, outcome: opened.error === 'timeout' ? 'timeout' : 'refused', summary: opened.message };
+            const trial: HostTrial = { host, at, connectionId: opened.connectionId, outcome: opened.error === 'timeout' ? 'timeout' : 'refused', summary: opened.message };
             for (const entry of batch) noteTrial(entry, trial);
             for (const entry of rest) noteTrial(entry, trial);
             undecided.push(...batch, ...rest);

@@ -105,6 +105,15 @@ describe('sim CLI', () => {
     expect(out).toMatch(/<- 220 mx2\.example\.net/);
   });
 
+  it('send --down =timeout: the timeout is printed when the 30 s wait ends, then the next host is tried', () => {
+    const { code, out } = sim('send', '--from', 'alice@example.com', '--to', 'bob@example.net', '--down', 'mx1.example.net=timeout');
+    expect(code).toBe(0);
+    const lines = out.split('\n');
+    const timedOut = lines.findIndex((l) => /!! mx1\.example\.net:25 connection timed out$/.test(l));
+    expect(lines[timedOut]).toMatch(/^\+0d 00:00:30 /);
+    expect(lines[timedOut + 1]).toMatch(/^\+0d 00:00:30 == attempt 1: connect to mx2\.example\.net:25/);
+  });
+
   it('send --notify --envid: the DSN requests of RFC 3461 decide which reports alice gets', () => {
     const { code, out } = sim(
       'send', '--from', 'alice@example.com', '--to', 'bob@example.net', '--to', 'nobody@strict.example',

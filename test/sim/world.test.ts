@@ -42,6 +42,30 @@ describe('the world', () => {
     expect(() => world.setHostDown('nowhere.example', 'refused')).toThrow(/no host/);
   });
 
+  it('logs a refusal at once and a silent host when the client stops waiting, for a learner and for the MTA', () => {
+    const world = createWorld();
+    const start = world.clock.now();
+    world.setHostDown('mx1.example.net', 'refused');
+    world.connect('mx1.example.net', 25);
+    expect(world.log.ofKind('connection').map((e) => [e.outcome, e.at - start])).toEqual([['refused', 0]]);
+    world.setHostDown('mx1.example.net', 'timeout');
+    world.connect('mx1.example.net', 25, { timeoutMs: 75_000 });
+    // Nothing is known yet: the client is still waiting for an answer that never comes.
+    expect(world.log.ofKind('connection')).toHaveLength(1);
+    world.advance(75_000);
+    expect(world.log.ofKind('connection').map((e) => [e.outcome, e.at - start])).toEqual([['refused', 0], ['timeout', 75_000]]);
+
+    // The sending MTA waits its connect timeout (30 s, Postfix's smtp_connect_timeout) at the
+    // silent mx2 of down.example, and defers in the same moment as it logs the timeout.
+    const mta = createWorld();
+    const sent = mta.clock.now();
+    mta.send({ from: 'alice@example.com', to: ['bob@down.example'], subject: 'silence' });
+    mta.advance(60_000);
+    const timeout = mta.log.ofKind('connection').find((e) => e.outcome === 'timeout');
+    expect(timeout && [timeout.host, timeout.at - sent]).toEqual(['mx2.down.example', 30_000]);
+    expect(mta.log.ofKind('deferral')[0]!.at - sent).toBe(30_000);
+  });
+
   it('answers dig from its zones and logs the query', () => {
     const world = createWorld();
     const result = world.dig(['+short', 'MX', 'example.net']);
