@@ -16,7 +16,7 @@ export type TimelineRow =
   | {
       kind: 'attempt';
       attempt: DeliveryAttempt;
-      /** Virtual time since the previous attempt (or since the message was queued). */
+      /** Virtual time since the previous attempt ended (or since the message was queued). */
       waitedMs: number;
       /** Not the first attempt: the wait was the retry backoff. */
       retry: boolean;
@@ -44,10 +44,16 @@ function roundsOf(attempts: readonly DeliveryAttempt[]): DeliveryAttempt[][] {
   return rounds;
 }
 
+/** When a round was over: when the MTA gave up on it, or its last attempt. */
+function endOf(round: readonly DeliveryAttempt[]): number {
+  const last = round.at(-1)!;
+  return last.roundEndedAt ?? last.time;
+}
+
 /** What a round found, host by host, and the wait from the end of one round to the next. */
 const ATTEMPT_ROUNDS: RoundReading<readonly DeliveryAttempt[]> = {
   sameAs: (round) => round.map((a) => `${a.host ?? ''}\u0000${a.outcome}\u0000${a.summary}`).join('\u0001'),
-  waitBetween: (before, after) => after[0]!.time - before.at(-1)!.time,
+  waitBetween: (before, after) => after[0]!.time - endOf(before),
 };
 
 export function timelineRows(queuedAt: number, attempts: readonly DeliveryAttempt[]): TimelineRow[] {
@@ -57,7 +63,7 @@ export function timelineRows(queuedAt: number, attempts: readonly DeliveryAttemp
   const pushRound = (round: readonly DeliveryAttempt[]) => {
     for (const attempt of round) {
       rows.push({ kind: 'attempt', attempt, waitedMs: attempt.time - previousTime, retry: index > 0 });
-      previousTime = attempt.time;
+      previousTime = attempt.roundEndedAt ?? attempt.time;
       index += 1;
     }
   };
@@ -73,7 +79,7 @@ export function timelineRows(queuedAt: number, attempts: readonly DeliveryAttemp
       const wait = round[0]!.time - previousTime;
       shortest = Math.min(shortest, wait);
       longest = Math.max(longest, wait);
-      previousTime = round.at(-1)!.time;
+      previousTime = endOf(round);
       index += round.length;
     }
     rows.push({

@@ -9,8 +9,8 @@ import type { ExplainedLine } from '../lab/recorder';
 import type { ConnectionRecord, DnsLookup, SessionRecord } from '../lab/record';
 import { replyClass } from '../protocol/reply';
 import type { LineTone } from './terminalRenderer';
+import { deliveryAttempts } from './deliveryAttempts';
 import type {
-  AttemptOutcome,
   DeliveryTimelineData,
   DnsLookupView,
   MachineViewData,
@@ -61,21 +61,6 @@ function tlsNote(tls: NonNullable<ConnectionRecord['tls']>): { text: string; ton
   const trust = tls.authorized === false ? `certificate NOT trusted${tls.error ? ` (${tls.error})` : ''}` : 'certificate verified';
   return { text: `TLS started${tls.protocol ? ` (${tls.protocol})` : ''}: ${trust}. Lines after this are encrypted: ~> and <~.`, tone: tls.authorized === false ? 'transient' : 'info' };
 }
-
-const ATTEMPT_OUTCOME: Readonly<Record<string, AttemptOutcome>> = {
-  delivered: 'delivered',
-  partial: 'deferred',
-  deferred: 'deferred',
-  failed: 'bounced',
-  expired: 'bounced',
-  refused: 'failed',
-  timeout: 'failed',
-  'tls-failed': 'failed',
-  'no-route': 'failed',
-  // The destination was resting after failing: deferred without a connection.
-  suspended: 'deferred',
-  skipped: 'failed',
-};
 
 /**
  * A DSN in the queue, by its Action (RFC 3464 §2.3.3): a learner who sent to one address sees a
@@ -297,16 +282,7 @@ export class LabState {
     if (lab.mode !== 'sim') return [];
     const epoch = lab.clockEpoch;
     return lab.world.deliveries().map((handle) => {
-      const attempts = handle
-        .timeline()
-        .filter((entry) => entry.outcome !== 'retry-scheduled')
-        .map((entry) => ({
-          attempt: entry.attempt,
-          time: entry.at - epoch,
-          ...(entry.host ? { host: entry.host } : {}),
-          outcome: ATTEMPT_OUTCOME[entry.outcome] ?? 'failed',
-          summary: entry.summary,
-        }));
+      const attempts = deliveryAttempts(handle.timeline(), epoch);
       const laterBounces = handle.laterBounces();
       const recipients: RecipientOutcome[] = handle.recipients().map((r) => {
         const status = r.status === 'failed' ? 'bounced' : r.status === 'queued' ? 'pending' : r.status;

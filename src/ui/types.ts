@@ -94,6 +94,12 @@ export interface DeliveryAttempt {
   readonly outcome: AttemptOutcome;
   /** One line: what happened there. */
   readonly summary: string;
+  /**
+   * On the last attempt of a round that ended later than it began: when the sending MTA gave up
+   * on the round and scheduled the retry (a silent host is waited for 30 s; a tarpit longer).
+   * The backoff runs from here.
+   */
+  readonly roundEndedAt?: number;
 }
 
 export interface RecipientOutcome {

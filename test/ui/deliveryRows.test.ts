@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { FOLD_AT, timelineRows, type TimelineRow } from '../../src/ui/deliveryRows';
 import type { DeliveryAttempt } from '../../src/ui/types';
+import { deliveryAttempts } from '../../src/ui/deliveryAttempts';
 import { createWorld } from '../../src/sim/world';
 
 const MIN = 60_000;
@@ -71,12 +72,9 @@ describe('delivery timeline rows', () => {
     const world = createWorld({ seed: 1 });
     const [handle] = world.sendAll([{ from: 'alice@example.com', to: ['ann@dane.example'] }]);
     world.advance(5 * 86_400_000 + 3_600_000);
-    const attempts: DeliveryAttempt[] = handle!
-      .timeline()
-      .filter((e) => e.outcome !== 'retry-scheduled')
-      .map((e) => attempt(e.attempt, e.at, e.host, e.outcome === 'delivered' ? 'delivered' : 'failed', e.summary));
+    const attempts = deliveryAttempts(handle!.timeline(), world.clock.epoch);
     expect(attempts.length).toBeGreaterThan(100);
-    const rows = timelineRows(handle!.arrivalAt, attempts);
+    const rows = timelineRows(handle!.arrivalAt - world.clock.epoch, attempts);
     expect(rows.length).toBeLessThan(15);
     const fold = rows.find((r) => r.kind === 'repeats') as Extract<TimelineRow, { kind: 'repeats' }>;
     expect(fold.rounds).toBeGreaterThan(90);
@@ -87,5 +85,23 @@ describe('delivery timeline rows', () => {
     expect(waits.slice(0, 4)).toEqual([5, 10, 20, 40]);
     const shown = rows.flatMap((r) => (r.kind === 'attempt' ? [r.attempt] : r.attempts));
     expect(shown).toEqual(attempts);
+  });
+
+  it('a host that never answers: the backoff is counted from when the round gave up, 30 s after it began', () => {
+    const world = createWorld({ seed: 1 });
+    const [handle] = world.sendAll([{ from: 'alice@example.com', to: ['bob@down.example'] }]);
+    world.advance(5 * 86_400_000 + 3_600_000);
+    const attempts = deliveryAttempts(handle!.timeline(), world.clock.epoch);
+    // Each round: mx1 refuses at once, mx2 is waited for until the connect timeout runs out.
+    expect(attempts.slice(0, 2).map((a) => [a.host, a.time, a.roundEndedAt])).toEqual([
+      ['mx1.down.example', 0, undefined],
+      ['mx2.down.example', 0, 30_000],
+    ]);
+    const rows = timelineRows(handle!.arrivalAt - world.clock.epoch, attempts);
+    const fold = rows.find((r) => r.kind === 'repeats') as Extract<TimelineRow, { kind: 'repeats' }>;
+    // The learner reads Postfix's schedule as it is: 5, 10, 20, 40 minutes, then 4000 s.
+    const waits = rows.slice(0, rows.indexOf(fold)).flatMap((r) => (r.kind === 'attempt' && r.retry && r.waitedMs > 0 ? [r.waitedMs / MIN] : []));
+    expect(waits.slice(0, 4)).toEqual([5, 10, 20, 40]);
+    expect([fold.shortestWaitMs, fold.longestWaitMs]).toEqual([4000_000, 4000_000]);
   });
 });
