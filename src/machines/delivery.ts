@@ -344,8 +344,9 @@ function expire(record: MessageRecord, attempt: number, waiting: RecipientState[
     outcome: 'failed',
     // RFC 3463 X.4.7: delivery time expired; the last reason goes in the diagnostic.
     status: '4.4.7',
+    // The MTA's own words, so no reply goes with them (the DSN types them as such); the host
+    // that gave the last error, if one answered, stays the Remote-MTA.
     diagnostic: `delivery time expired after ${days} days${r.last ? `; last error: ${r.last.diagnostic}` : ''}`,
-    ...(r.last?.reply ? { reply: r.last.reply } : {}),
     ...(r.last?.remoteMta ? { remoteMta: r.last.remoteMta } : {}),
   }));
   const byAddress = new Map(verdicts.map((v) => [v.address, v]));

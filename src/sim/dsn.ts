@@ -21,10 +21,15 @@ export interface DsnRecipient {
   action: DsnAction;
   /** RFC 3463 enhanced status, e.g. "5.1.1". */
   status: string;
-  /** The host that gave the reply (§2.3.5). */
+  /** The host that gave the reply (§2.3.5); none when no host answered (a connection that failed). */
   remoteMta?: string;
   /** The SMTP reply text, e.g. "550 5.1.1 <bob@example.net>: no such user" (§2.3.6). */
   diagnosticCode?: string;
+  /**
+   * What kind of text `diagnosticCode` is (§2.3.6): "smtp" (the default) for a reply a server
+   * gave, `LOCAL_DIAGNOSTIC` for one the reporting MTA wrote itself.
+   */
+  diagnosticType?: string;
   /** Virtual ms (§2.3.7). */
   lastAttemptDate?: number;
   /** For `delayed`: until when the MTA keeps trying (§2.3.9). */
@@ -104,6 +109,14 @@ function humanLine(r: DsnRecipient, input: DsnInput): string {
 }
 
 /** Text of the RFC 3464 §2.1 "type; value" form. */
+/**
+ * The diagnostic-type of a Diagnostic-Code that is not an SMTP reply: the reporting MTA's own
+ * words ("connect to …: Connection timed out", "delivery time expired …"). RFC 3464 §2.3.6 keeps
+ * "smtp" for SMTP replies; other types are registered or begin with "X-" (Postfix writes
+ * X-Postfix), so a reader knows no server said it.
+ */
+export const LOCAL_DIAGNOSTIC = 'X-smtp-lab';
+
 function typed(kind: string, value: string): string {
   return `${kind}; ${value}`;
 }
@@ -146,7 +159,7 @@ export function buildDsn(input: DsnInput): BuiltDsn {
     field('Action', r.action),
     field('Status', r.status),
     ...(r.remoteMta ? [field('Remote-MTA', typed('dns', r.remoteMta))] : []),
-    ...(r.diagnosticCode ? [field('Diagnostic-Code', typed('smtp', r.diagnosticCode))] : []),
+    ...(r.diagnosticCode ? [field('Diagnostic-Code', typed(r.diagnosticType ?? 'smtp', r.diagnosticCode))] : []),
     ...(r.lastAttemptDate !== undefined ? [field('Last-Attempt-Date', formatRfc5322Date(r.lastAttemptDate))] : []),
     ...(r.willRetryUntil !== undefined ? [field('Will-Retry-Until', formatRfc5322Date(r.willRetryUntil))] : []),
   ]);

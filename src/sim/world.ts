@@ -45,7 +45,7 @@ import { mtaStsPolicy, mulberry32, mxMatchesPattern, normalizeName, resolve, rou
 import { dig as digZones, type DigResult } from './dig';
 import { EventLog, type WorldEventBody } from './events';
 import { Mailboxes, type StoredMessage } from './mailbox';
-import { buildDsn, type DsnRecipient } from './dsn';
+import { buildDsn, LOCAL_DIAGNOSTIC, type DsnRecipient } from './dsn';
 import { defaultHosts, defaultZones, describeWorld, type DownMode, type SimHost } from './topology';
 import { ServerEnd, runClientSession } from './worldConnection';
 
@@ -775,6 +775,7 @@ export function createWorld(options: WorldOptions = {}): World {
     status: string;
     diagnostic: string;
     reply?: Reply;
+    /** The host that answered, when one did (the DSN's Remote-MTA). */
     host?: string;
   }
 
@@ -983,7 +984,8 @@ export function createWorld(options: WorldOptions = {}): World {
             for (const entry of batch) noteTrial(entry, trial);
             for (const entry of rest) noteTrial(entry, trial);
             undecided.push(...batch, ...rest);
-            failure = { status: '4.4.1', diagnostic: opened.message, host };
+            // No Remote-MTA: nobody answered (RFC 3464 §2.3.5 names the MTA that reported).
+            failure = { status: '4.4.1', diagnostic: opened.message };
             afterHost();
           };
           // Postfix's smtp_connect_timeout: the attempt hangs that long before the next host.
@@ -1106,6 +1108,8 @@ export function createWorld(options: WorldOptions = {}): World {
         status: action === 'delayed' && v.status.startsWith('2') ? '4.0.0' : action === 'relayed' && !v.status.startsWith('2') ? '2.0.0' : v.status,
         ...(v.remoteMta ? { remoteMta: v.remoteMta } : {}),
         diagnosticCode: v.diagnostic,
+        // A verdict without a reply is this MTA's own finding (no host answered, or time ran out).
+        ...(v.reply ? {} : { diagnosticType: LOCAL_DIAGNOSTIC }),
         lastAttemptDate: now,
         ...(willRetryUntil !== undefined ? { willRetryUntil } : {}),
       };

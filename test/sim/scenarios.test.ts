@@ -78,6 +78,10 @@ describe('550 5.1.1 user unknown', () => {
       expect.objectContaining({ finalRecipient: 'nobody@strict.example', action: 'failed', status: '5.1.1', remoteMta: 'mx.strict.example' }),
     ]);
     expect(dsn?.recipients[0]?.diagnosticCode).toMatch(/^550 5\.1\.1 /);
+    // The reply is the server's: typed "smtp" (RFC 3464 §2.3.6), with the server as Remote-MTA.
+    const raw = dsnsIn(world.mailboxes, ALICE)[0]!.raw;
+    expect(raw).toMatch(/^Remote-MTA: dns; mx\.strict\.example$/m);
+    expect(raw).toMatch(/^Diagnostic-Code: smtp; 550 5\.1\.1 /m);
   });
 });
 
@@ -171,6 +175,13 @@ describe('every MX down', () => {
     expect(final).toMatchObject({ status: 'failed', statusCode: '4.4.7', expired: true });
     const bounce = failedDsns(world).find((d) => d.recipients[0]!.action === 'failed');
     expect(bounce?.recipients[0]?.diagnosticCode).toMatch(/delivery time expired/);
+    // No host ever answered: neither report names a Remote-MTA, and their diagnostics are the
+    // sending MTA's own words, not an SMTP reply (RFC 3464 §2.3.5, §2.3.6).
+    for (const raw of dsnsIn(world.mailboxes, ALICE).map((m) => m.raw)) {
+      expect(raw).not.toMatch(/^Remote-MTA:/m);
+      expect(raw).toMatch(/^Diagnostic-Code: X-smtp-lab; (connect to mx2\.down\.example|delivery time expired after 5 days; last error: delivery temporarily suspended: connect to)/m);
+      expect(raw).not.toMatch(/^Diagnostic-Code: smtp;/m);
+    }
     // The bounce came when the 5-day retry period ended (after that last attempt), not before.
     const bounceEvent = world.log.ofKind('bounce').find((e) => e.messageId === handle.id)!;
     expect(bounceEvent.at - handle.arrivalAt).toBeGreaterThanOrEqual(5 * DAY);
