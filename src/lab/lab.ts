@@ -846,7 +846,11 @@ export class Lab {
       lines.push({ text: `     Final-Recipient: ${r.finalRecipient}`, tone: 'plain' });
       lines.push({ text: `     Action: ${r.action}   Status: ${r.status}`, tone: actionTone(r.action) });
       if (r.remoteMta) lines.push({ text: `     Remote-MTA: ${r.remoteMta}`, tone: 'plain' });
-      if (r.diagnosticCode) lines.push({ text: `     Diagnostic-Code: ${r.diagnosticCode}`, tone: 'plain' });
+      // As written, with its type (RFC 3464 §2.3.6): "smtp;" for a server's reply, "X-…;" for
+      // the reporting MTA's own words.
+      const diagnostic = headerValue(r.fields, 'Diagnostic-Code');
+      if (diagnostic !== undefined) lines.push({ text: `     Diagnostic-Code: ${diagnostic}`, tone: 'plain' });
+      if (diagnostic !== undefined && /^x-/i.test(diagnostic)) lines.push({ text: '     (X-…: the reporting MTA wrote this itself; no server said it)', tone: 'info' });
     }
     if (dsn.returnedContent === 'full') {
       // RFC 3461 §4.3: RET=FULL asked for the whole message back, body included.

@@ -156,6 +156,18 @@ describe('a typed SMTP session', () => {
     expect(t.lab.record.shell.at(-1)).toMatchObject({ name: 'telnet', ok: false });
   });
 
+  it('a bounce from a destination that never answered: no Remote-MTA, and a diagnostic marked as the MTA\'s own words', async () => {
+    const t = open();
+    await t.type('send --from alice@example.com --to bob@down.example', 'clock +5d', 'clock +1h');
+    t.take();
+    await t.type('mailbox alice@example.com');
+    const text = t.take().join('\n');
+    expect(text).toMatch(/Action: failed {3}Status: 4\.4\.7/);
+    expect(text).toMatch(/Diagnostic-Code: X-smtp-lab; delivery time expired after 5 days; last error: /);
+    expect(text).toMatch(/\(X-…: the reporting MTA wrote this itself; no server said it\)/);
+    expect(text).not.toMatch(/Remote-MTA:/);
+  });
+
   it('a shell command typed in a session goes to the server as SMTP, and the lab says what was meant', async () => {
     const t = open();
     await t.type('telnet mx.grey.example 25', 'EHLO client.example.com', 'MAIL FROM:<alice@example.com>', 'RCPT TO:<bob@grey.example>');
@@ -296,7 +308,8 @@ describe('the shell', () => {
     const text = shown.map((l) => l.text).join('\n');
     expect(text).toMatch(/This is a success report \(a DSN, RFC 3464\)/);
     expect(text).toMatch(/Original-Envelope-Id: QQ314159/);
-    expect(text).toMatch(/Diagnostic-Code: 250 /);
+    expect(text).toMatch(/Diagnostic-Code: smtp; 250 /);
+    expect(text).not.toMatch(/X-…: the reporting MTA wrote this itself/);
     expect(text).toMatch(/returns the original header only \(Subject: Hello\), not the body/);
     // Success is shown in the colour of a 2xx reply, not as a failure.
     expect(shown.find((l) => /Action: relayed/.test(l.text))?.tone).toBe('positive');
