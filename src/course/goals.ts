@@ -263,6 +263,34 @@ export function cursorIsPastEnd(cursor: Cursor, record: SessionRecord): boolean 
   );
 }
 
+/**
+ * The record as it was when `cursor` was taken: each list cut at the cursor's length, the clock
+ * set back, and connections without what they learnt later (a TLS handshake the cursor had not
+ * seen, an end after its time). A lesson's check may run after the learner has gone on typing;
+ * it then judges the change it was made for, not everything since.
+ */
+export function recordUpTo(record: SessionRecord, cursor: Cursor): SessionRecord {
+  const connections = record.connections.slice(0, cursor.connections).map((connection) => {
+    const laterTls = connection.tls !== undefined && !cursor.tlsSeen.includes(connection.id);
+    const laterEnd = connection.closed !== undefined && connection.closed.at > cursor.clock;
+    if (!laterTls && !laterEnd) return connection;
+    const { tls, closed, ...rest } = connection;
+    return { ...rest, ...(tls && !laterTls ? { tls } : {}), ...(closed && !laterEnd ? { closed } : {}) };
+  });
+  return {
+    typed: record.typed.slice(0, cursor.typed),
+    shell: record.shell.slice(0, cursor.shell),
+    wire: record.wire.slice(0, cursor.wire),
+    replies: record.replies.slice(0, cursor.replies),
+    connections,
+    dns: record.dns.slice(0, cursor.dns),
+    deliveries: record.deliveries.slice(0, cursor.deliveries),
+    mailbox: record.mailbox.slice(0, cursor.mailbox),
+    states: record.states.slice(0, cursor.states),
+    clock: cursor.clock,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Matching
 

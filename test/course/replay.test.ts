@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SessionRecord } from '../../src/lab/record';
-import { cursorOf, evaluate, type Goal } from '../../src/course/goals';
+import { cursorOf, evaluate, recordUpTo, type Goal } from '../../src/course/goals';
 import { isLessonFinished, onRecordChange, startLesson } from '../../src/course/runner';
 import { validateCourse, type Lesson, type LessonStart } from '../../src/course/schema';
 import { loadAuthChecks } from '../../src/lab/authChecks';
@@ -97,6 +97,29 @@ describe.skipIf(!hasLab)('every lesson replays from its solution', () => {
       expect(isLessonFinished(runner, lesson), `the runner did not finish ${lesson.id}: stopped at step ${runner.stepIndex + 1}`).toBe(true);
     }, 60_000);
   }
+});
+
+describe.skipIf(!hasLab)('a learner ahead of the checks', () => {
+  // The page checks a step only once the terminal has shown the autopilot's output, which it
+  // plays at a reading pace; a learner may type the next step's command meanwhile. Each check
+  // then judges the record as it was at its own change (recordUpTo), so nothing is lost.
+  it('dsn: send, clock and mailbox typed before any check ran still tick all three steps', async () => {
+    const lesson = lessons.find((l) => l.id === 'dsn')!;
+    const lab = await newLab(lesson.start);
+    const start = startLesson(undefined, lesson, lab.record);
+    const changes = [];
+    for (const entry of lesson.steps.flatMap((step) => step.solution)) {
+      await type(lab, entry);
+      changes.push(cursorOf(lab.record));
+    }
+    let judgedAtTheirChange = start;
+    for (const at of changes) judgedAtTheirChange = onRecordChange(judgedAtTheirChange, lesson, recordUpTo(lab.record, at));
+    expect(isLessonFinished(judgedAtTheirChange, lesson), tail(lab)).toBe(true);
+    // Judged on the whole record each time, the clock and the DSN fall before step 2's start.
+    let judgedLate = start;
+    for (let i = 0; i < changes.length; i++) judgedLate = onRecordChange(judgedLate, lesson, lab.record);
+    expect(judgedLate.stepIndex).toBe(1);
+  }, 60_000);
 });
 
 function stepOf(lessonId: string, stepId: string): { lesson: Lesson; goal: Goal } {

@@ -214,6 +214,25 @@ describe('every lesson can be completed by typing its solution', () => {
     }
   });
 
+  it('a quick learner who types the next step while the autopilot is still talking gets every step ticked', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const quick = await context.newPage();
+      const lesson = course.lessons.find((l) => l.id === 'dsn')!;
+      await openApp(quick, served.url + lessonRoute(lesson.id));
+      await waitForLab(quick);
+      await openLesson(quick, lesson);
+      // No waiting for the panel: "clock +15m" goes in while the send's lines are still being played.
+      for (const entry of lesson.steps.flatMap((step) => step.solution)) await enterSolution(quick, entry);
+      const panel = lessonPanel(quick);
+      await panel.getByRole('heading', { name: 'Lesson complete' }).waitFor({ timeout: 20_000 });
+      const marks = await panel.getByRole('list', { name: 'Steps' }).getByRole('listitem').allTextContents();
+      expect(marks.filter((text) => text.includes('(done)'))).toHaveLength(lesson.steps.length);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a link to a lesson that does not exist says so and keeps the panel working', async () => {
     await page.evaluate(() => (location.hash = '#/lesson/no-such-lesson'));
     const notice = lessonPanel(page).getByRole('alert');

@@ -8,7 +8,7 @@
  * only wires them to the lab, the address bar and localStorage.
  */
 import type { Lab } from '../../lab/lab';
-import type { ProgressLine } from '../../course/goals';
+import { cursorIsPastEnd, cursorOf, recordUpTo, type Cursor, type ProgressLine } from '../../course/goals';
 import {
   STORAGE_KEY,
   currentProgress,
@@ -143,7 +143,13 @@ export class CourseState {
   async attach(lab: Lab, hash: string): Promise<() => void> {
     this.unsubscribe?.();
     this.lab = lab;
-    const off = lab.subscribe(() => this.afterOutput(() => this.onLabChange()));
+    const off = lab.subscribe(() => {
+      // Where the record is at this change. The check waits until the terminal has shown the
+      // autopilot's output, and a quick learner may have typed the next step's command by then:
+      // that command must count for the next step, not vanish into this one.
+      const at = cursorOf(lab.record);
+      this.afterOutput(() => this.onLabChange(at));
+    });
     this.unsubscribe = off;
     if (this.status === 'ready') await this.restore(hash);
     return () => {
@@ -257,16 +263,19 @@ export class CourseState {
     }
   }
 
-  private onLabChange(): void {
+  private onLabChange(at: Cursor): void {
     const lab = this.lab;
     if (!lab || this.restarting) return;
-    const record = lab.record;
     const lesson = this.lesson;
     if (!this.runner || !lesson) return;
     const before = this.runner;
+    // The record as of the change this check is for; one from before this step began (or from
+    // a world since reset) is judged on the record as it is.
+    const then = recordUpTo(lab.record, at);
+    const record = cursorIsPastEnd(before.stepStartCursor, then) ? lab.record : then;
     const next = onRecordChange(before, lesson, record);
     if (next === before) {
-      this.progress = currentProgress(before, lesson, record);
+      this.progress = currentProgress(before, lesson, lab.record);
       return;
     }
     if (next.stepIndex > before.stepIndex) {
