@@ -840,6 +840,8 @@ export class Lab {
           : 'a delivery report';
     const actionTone = (action: string): Tone => (action === 'failed' ? 'permanent' : action === 'delayed' ? 'transient' : action === 'relayed' || action === 'delivered' ? 'positive' : 'plain');
     const lines: OutputLine[] = [{ text: `   This is ${kind} (a DSN, RFC 3464). Its delivery-status part says:`, tone: 'info' }];
+    // RFC 3464 §2.2.2: the MTA that wrote the report (Remote-MTA, below, is one that answered it).
+    if (dsn.reportingMta !== undefined) lines.push({ text: `     Reporting-MTA: ${dsn.reportingMta}`, tone: 'plain' });
     if (dsn.originalEnvelopeId !== undefined) lines.push({ text: `     Original-Envelope-Id: ${dsn.originalEnvelopeId}`, tone: 'plain' });
     for (const r of dsn.recipients) {
       if (r.originalRecipient) lines.push({ text: `     Original-Recipient: ${r.originalRecipient}`, tone: 'plain' });
