@@ -5,11 +5,12 @@
  * "Where five virtual days go"), so two builds cannot be told apart by time unless they differ
  * by more than about 15%. Instructions counted by valgrind do not move with the host: a process
  * under valgrind runs one thread at a time, and with V8's `--single-threaded` (no background
- * compiler or GC threads) the same tree gives the same count to within about 0.2%.
+ * compiler or GC threads) and fixed hash and random seeds, one bundle counts the same to within
+ * about 0.13% from one process to the next.
  *
  *   npx tsx test/bench/instructions.ts                  this tree
  *   npx tsx test/bench/instructions.ts --against HEAD~1 this tree and another commit, side by side
- *   npx tsx test/bench/instructions.ts --runs 5         five-day runs per process (default 3)
+ *   npx tsx test/bench/instructions.ts --runs 7         five-day runs per process (default 5)
  *   npx tsx test/bench/instructions.ts --xstate 6.0.0-alpha.52
  *                                                       also the anchor's bare machine written for
  *                                                       another XState (installed from npm into a
@@ -24,7 +25,10 @@
  * XState's floor. Beside each count comes a digest
  * of the run's record (as test/bench/worldRecord.ts writes it): a change that should only make
  * the run cheaper must leave it alone. Compare trees in one invocation (`--against`): absolute
- * counts move by about 3% between invocations, the ratio between two trees by 0.05%. What
+ * counts move by about 3% between invocations. The per-run figure is a difference of two
+ * counts, so it carries both their noise: with 3 runs per process (the default before
+ * 2026-11-29, without fixed seeds) the ratio between the same two trees moved by ±2% from one
+ * invocation to the next; 5 runs with fixed seeds measured a change of 0.3%. What
  * instructions do not show is the cost of memory traffic, the part of the run that moves with
  * the host: allocation is the meter for that.
  *
@@ -177,7 +181,11 @@ async function bundle(source: string, dir: string): Promise<string> {
 /** Count one bundle's instructions in a fresh process under valgrind. */
 function count(program: string, args: readonly (string | number)[]): Promise<Counted> {
   return new Promise((resolve, reject) => {
-    const valgrind = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, '--single-threaded', program, ...args.map(String)];
+    // Fixed seeds for V8's string hashes and its random source (object identity hashes among
+    // them), so Maps and Sets lay out alike from one process to the next: the same bundle then
+    // counts within 0.13% (two processes), against 0.35% with V8's random seeds.
+    const v8 = ['--single-threaded', '--hash-seed=1', '--random-seed=1'];
+    const valgrind = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, ...v8, program, ...args.map(String)];
     const proc = spawn('valgrind', valgrind, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -211,7 +219,7 @@ function worktreeOf(ref: string): { dir: string; remove: () => void } {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let runs = 3;
+  let runs = 5;
   let against: string | undefined;
   /** Another XState 6 release to count the anchor's bare machine on. */
   let xstateNext: string | undefined;
